@@ -1,0 +1,183 @@
+-- Powny's own tables. They live in the "powny" schema and may change between
+-- releases; the views at the end (public schema) are the stable audit contract.
+
+-- +goose Up
+CREATE SCHEMA powny;
+
+CREATE TABLE powny.functions (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name            text        NOT NULL UNIQUE CHECK (name ~ '^[A-Za-z0-9_-]{1,128}$'),
+    active_version  bigint,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now()
+);
+
+-- Versions are immutable: an invocation stays pinned to the version it started with.
+CREATE TABLE powny.versions (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    function_id  bigint      NOT NULL REFERENCES powny.functions (id) ON DELETE CASCADE,
+    number       integer     NOT NULL CHECK (number > 0),
+    source       text        NOT NULL,
+    code         bytea       NOT NULL, -- compiled once at deploy; workers never recompile
+    config       jsonb       NOT NULL,
+    sha256       text        NOT NULL,
+    author       text        NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (function_id, number),
+    UNIQUE (function_id, sha256)
+);
+
+ALTER TABLE powny.functions
+    ADD FOREIGN KEY (active_version) REFERENCES powny.versions (id) DEFERRABLE INITIALLY DEFERRED;
+
+CREATE TABLE powny.invocations (
+    id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    function_id      bigint      NOT NULL REFERENCES powny.functions (id) ON DELETE CASCADE,
+    version_id       bigint      NOT NULL REFERENCES powny.versions (id) ON DELETE CASCADE,
+    trigger          text        NOT NULL CHECK (trigger IN ('http', 'event', 'schedule')),
+    state            text        NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+    input            jsonb       NOT NULL,
+    result           jsonb,
+    error_kind       text,
+    error            text,
+    error_line       integer,
+    attempts         integer     NOT NULL DEFAULT 0,
+    max_attempts     integer     NOT NULL CHECK (max_attempts > 0),
+    idempotency_key  text,
+    river_job_id     bigint,
+    worker           text,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    started_at       timestamptz,
+    finished_at      timestamptz,
+    UNIQUE (function_id, idempotency_key)
+);
+CREATE INDEX invocations_created_at ON powny.invocations (created_at DESC, id DESC);
+CREATE INDEX invocations_function ON powny.invocations (function_id, created_at DESC, id DESC);
+CREATE INDEX invocations_unfinished ON powny.invocations (state) WHERE state IN ('queued', 'running');
+CREATE INDEX invocations_finished_at ON powny.invocations (finished_at) WHERE finished_at IS NOT NULL;
+
+-- One row per attempt: which worker ran it, when, and how it ended.
+CREATE TABLE powny.attempts (
+    invocation_id  bigint      NOT NULL REFERENCES powny.invocations (id) ON DELETE CASCADE,
+    attempt        integer     NOT NULL,
+    worker         text        NOT NULL,
+    river_job_id   bigint      NOT NULL,
+    started_at     timestamptz NOT NULL DEFAULT now(),
+    finished_at    timestamptz,
+    outcome        text, -- succeeded, failed, cancelled; NULL while running
+    error          text,
+    PRIMARY KEY (invocation_id, attempt)
+);
+
+CREATE TABLE powny.checkpoints (
+    invocation_id  bigint      NOT NULL REFERENCES powny.invocations (id) ON DELETE CASCADE,
+    seq            integer     NOT NULL,
+    attempt        integer     NOT NULL,
+    worker         text        NOT NULL,
+    entries        bytea       NOT NULL,
+    line           integer,
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (invocation_id, seq)
+);
+
+CREATE TABLE powny.logs (
+    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    invocation_id  bigint      NOT NULL REFERENCES powny.invocations (id) ON DELETE CASCADE,
+    attempt        integer     NOT NULL,
+    level          text        NOT NULL CHECK (level IN ('info', 'warn', 'error')),
+    message        text        NOT NULL,
+    logged_at      timestamptz NOT NULL
+);
+CREATE INDEX logs_invocation ON powny.logs (invocation_id, id);
+
+-- The audit views: stable columns, documented in the README.
+CREATE VIEW public.powny_functions AS
+SELECT f.name                AS function,
+       v.number              AS active_version,
+       (SELECT count(*) FROM powny.versions x WHERE x.function_id = f.id) AS versions,
+       f.created_at,
+       f.updated_at
+FROM powny.functions f
+LEFT JOIN powny.versions v ON v.id = f.active_version;
+
+CREATE VIEW public.powny_versions AS
+SELECT f.name                     AS function,
+       v.number                   AS version,
+       v.sha256,
+       v.author,
+       v.created_at,
+       v.id = f.active_version    AS active,
+       v.config
+FROM powny.versions v
+JOIN powny.functions f ON f.id = v.function_id;
+
+CREATE VIEW public.powny_invocations AS
+SELECT i.id,
+       f.name                       AS function,
+       v.number                     AS version,
+       i.trigger,
+       i.state,
+       i.attempts,
+       i.max_attempts,
+       i.worker,
+       i.river_job_id,
+       i.created_at,
+       i.started_at,
+       i.finished_at,
+       i.finished_at - i.started_at AS run_time,
+       i.error_kind,
+       i.error,
+       i.error_line,
+       i.idempotency_key,
+       i.input,
+       i.result
+FROM powny.invocations i
+JOIN powny.functions f ON f.id = i.function_id
+JOIN powny.versions v ON v.id = i.version_id;
+
+CREATE VIEW public.powny_attempts AS
+SELECT a.invocation_id,
+       f.name                       AS function,
+       a.attempt,
+       a.worker,
+       a.river_job_id,
+       a.started_at,
+       a.finished_at,
+       a.outcome,
+       a.error
+FROM powny.attempts a
+JOIN powny.invocations i ON i.id = a.invocation_id
+JOIN powny.functions f ON f.id = i.function_id;
+
+CREATE VIEW public.powny_checkpoints AS
+SELECT c.invocation_id,
+       f.name                       AS function,
+       c.seq,
+       c.attempt,
+       c.worker,
+       c.line,
+       length(c.entries)            AS bytes,
+       c.created_at
+FROM powny.checkpoints c
+JOIN powny.invocations i ON i.id = c.invocation_id
+JOIN powny.functions f ON f.id = i.function_id;
+
+CREATE VIEW public.powny_logs AS
+SELECT l.invocation_id,
+       f.name                       AS function,
+       l.attempt,
+       l.level,
+       l.message,
+       l.logged_at
+FROM powny.logs l
+JOIN powny.invocations i ON i.id = l.invocation_id
+JOIN powny.functions f ON f.id = i.function_id;
+
+-- +goose Down
+DROP VIEW public.powny_logs;
+DROP VIEW public.powny_checkpoints;
+DROP VIEW public.powny_attempts;
+DROP VIEW public.powny_invocations;
+DROP VIEW public.powny_versions;
+DROP VIEW public.powny_functions;
+DROP SCHEMA powny CASCADE;

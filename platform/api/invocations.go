@@ -1,0 +1,181 @@
+package api
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/powny/powny/platform/invoke"
+	"github.com/powny/powny/platform/store"
+)
+
+// maxIdempotencyKey is the longest Idempotency-Key accepted.
+const maxIdempotencyKey = 255
+
+// invocationDetail is an invocation with its attempt history.
+type invocationDetail struct {
+	store.Invocation
+	History []store.Attempt `json:"history"`
+}
+
+func (s *Server) invokeFunction(w http.ResponseWriter, r *http.Request) error {
+	name, err := functionName(r)
+	if err != nil {
+		return err
+	}
+	wait, err := s.waitParam(r)
+	if err != nil {
+		return err
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > maxIdempotencyKey {
+		p := problem(http.StatusBadRequest, "bad-request",
+			fmt.Sprintf("Idempotency-Key is %d bytes long (limit %d)", len(key), maxIdempotencyKey))
+		p.Field, p.Limit = "Idempotency-Key", maxIdempotencyKey
+		return p
+	}
+	input, err := s.readJSON(w, r)
+	if err != nil {
+		return err
+	}
+	inv, existing, err := s.invoke.Start(r.Context(), invoke.Request{
+		Function: name, Input: input, Trigger: "http", IdempotencyKey: key,
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound(err, "function %q", name)
+	}
+	if err != nil {
+		return err
+	}
+	if existing {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	if wait > 0 && !store.Finished(inv.State) {
+		ctx, cancel := context.WithTimeout(r.Context(), wait)
+		defer cancel()
+		if inv, err = s.waiter.Wait(ctx, inv.ID); err != nil {
+			return err
+		}
+	}
+	w.Header().Set("Location", "/v1/invocations/"+strconv.FormatInt(inv.ID, 10))
+	status := http.StatusAccepted
+	if store.Finished(inv.State) {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, inv)
+	return nil
+}
+
+func (s *Server) waitParam(r *http.Request) (time.Duration, error) {
+	v := r.URL.Query().Get("wait")
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 || d > s.cfg.MaxWait {
+		p := problem(http.StatusBadRequest, "bad-request",
+			fmt.Sprintf("query parameter wait=%q must be a duration such as 30s, from 0 to %s", v, s.cfg.MaxWait))
+		p.Field = "wait"
+		return 0, p
+	}
+	return d, nil
+}
+
+func (s *Server) getInvocation(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	inv, err := s.store.GetInvocation(r.Context(), id)
+	if err != nil {
+		return notFound(err, "invocation %d", id)
+	}
+	history, err := s.store.ListAttempts(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, invocationDetail{Invocation: inv, History: nonNil(history)})
+	return nil
+}
+
+var validStates = map[string]bool{ //nolint:gochecknoglobals // a constant set
+	store.StateQueued: true, store.StateRunning: true, store.StateSucceeded: true,
+	store.StateFailed: true, store.StateCancelled: true,
+}
+
+func (s *Server) listInvocations(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	f := store.ListFilter{Function: q.Get("function"), State: q.Get("state")}
+	if f.State != "" && !validStates[f.State] {
+		p := problem(http.StatusBadRequest, "bad-request",
+			fmt.Sprintf("query parameter state=%q must be one of queued, running, succeeded, failed, cancelled", f.State))
+		p.Field = "state"
+		return p
+	}
+	before, err := queryInt(r, "before")
+	if err != nil {
+		return err
+	}
+	limit, err := queryInt(r, "limit")
+	if err != nil {
+		return err
+	}
+	if limit > 1000 {
+		p := problem(http.StatusBadRequest, "bad-request", fmt.Sprintf("query parameter limit=%d exceeds 1000", limit))
+		p.Field, p.Limit = "limit", 1000
+		return p
+	}
+	f.BeforeID, f.Limit = before, int(cmp.Or(limit, 50))
+	invs, err := s.store.ListInvocations(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	answer := map[string]any{"invocations": nonNil(invs)}
+	if n := len(invs); n > 0 && n == f.Limit {
+		answer["next_before"] = invs[n-1].ID // there may be more
+	}
+	writeJSON(w, http.StatusOK, answer)
+	return nil
+}
+
+func (s *Server) cancelInvocation(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	inv, err := s.invoke.Cancel(r.Context(), id)
+	if err != nil {
+		return notFound(err, "invocation %d", id)
+	}
+	s.cfg.Logger.InfoContext(r.Context(), "cancelled", "invocation", id)
+	writeJSON(w, http.StatusOK, inv)
+	return nil
+}
+
+func (s *Server) invocationLogs(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	after, err := queryInt(r, "after")
+	if err != nil {
+		return err
+	}
+	limit, err := queryInt(r, "limit")
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.GetInvocation(r.Context(), id); err != nil {
+		return notFound(err, "invocation %d", id)
+	}
+	logs, err := s.store.ListLogs(r.Context(), id, after, int(min(limit, 10_000)))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"logs": nonNil(logs)})
+	return nil
+}
