@@ -59,12 +59,13 @@ func (w *Waiter) Run(ctx context.Context) {
 }
 
 func (w *Waiter) listen(ctx context.Context) error {
-	conn, err := w.pool.Acquire(ctx)
+	pooled, err := w.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("acquire listener connection: %w", err)
 	}
 	// A LISTENing connection must not go back to the pool.
-	defer conn.Hijack().Close(context.WithoutCancel(ctx)) //nolint:errcheck // closing a connection we are done with
+	conn := pooled.Hijack()
+	defer conn.Close(context.WithoutCancel(ctx)) //nolint:errcheck // closing a connection we are done with
 	if _, err := conn.Exec(ctx, "LISTEN "+store.DoneChannel); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
@@ -72,7 +73,7 @@ func (w *Waiter) listen(ctx context.Context) error {
 	// so each checks its invocation once.
 	w.wakeAll()
 	for {
-		n, err := conn.Conn().WaitForNotification(ctx)
+		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return fmt.Errorf("wait for notification: %w", err)
 		}

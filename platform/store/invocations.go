@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -224,7 +225,7 @@ func (s *Store) CancelTx(ctx context.Context, tx pgx.Tx, id int64) (inv Invocati
 }
 
 func notifyDone(ctx context.Context, db DB, id int64) error {
-	if _, err := db.Exec(ctx, `SELECT pg_notify($1, $2::text)`, DoneChannel, id); err != nil {
+	if _, err := db.Exec(ctx, `SELECT pg_notify($1, $2)`, DoneChannel, strconv.FormatInt(id, 10)); err != nil {
 		return fmt.Errorf("notify done: %w", err)
 	}
 	return nil
