@@ -1,0 +1,48 @@
+// Package fnrun compiles Powny functions written in Risor and runs them in a
+// sandbox.
+//
+// # Compiling
+//
+// [Compile] parses one function source, compiles it against the sandbox's
+// allow-list of globals (a name outside it is a compile error with its line and
+// column), reads the top-level `config := {...}` map from the syntax tree (only
+// literals are accepted, nothing runs) and checks that a top-level
+// `func main(input)` exists. Every problem is a [*SourceError].
+//
+// [Compiled.Code] is the bytecode to store with a function version. Workers
+// [Load] those bytes and never recompile: Risor compiles map literals in a
+// different order on each compile, so only the stored bytes replay identically.
+//
+// # Running
+//
+// A [Runner] holds the sandbox globals, built once. [Runner.Run] calls
+// `main(input)` with JSON input and returns its result as JSON. Every call the
+// function makes to the outside world (time, random numbers, ids, sleep, HTTP,
+// logs) goes through [Effects.Do], which is where a journal records results and
+// replays them; builtins build their return values only from what Do returns.
+// Errors from Run are [*RunError]s with a Kind.
+//
+// # Runtime error positions
+//
+// Risor v1.8.1 keeps no source positions in bytecode and its runtime errors
+// carry none. Compile therefore stores a call-site table with the code (see
+// callSites): when a builtin raises an error or an effect fails, the VM's
+// instruction pointer and running function locate the call, and the
+// RunError gets its line and column. Errors raised by the VM itself (an
+// operator's type error, a missing attribute) have no position; RunError.Builtin
+// then names the last builtin called.
+//
+// # Sandbox
+//
+// The globals are an allow-list: Risor's pure builtins and modules, plus now,
+// random, uuid, sleep, log and http (see globals.go for what was dropped and
+// why). There is no importer, no concurrency, no OS, file or network access
+// except through http. Risor v1.8.1 has no instruction or memory limits: the
+// run's wall-clock timeout (context cancellation halts the VM) is the brake.
+//
+// # Imports
+//
+// fnrun may import the Go standard library, github.com/risor-io/risor and
+// github.com/google/uuid. It must not import any other Powny package: the
+// journal, the store and the worker build on top of it.
+package fnrun
