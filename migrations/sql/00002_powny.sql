@@ -44,27 +44,32 @@ CREATE TABLE powny.invocations (
     attempts         integer     NOT NULL DEFAULT 0,
     max_attempts     integer     NOT NULL CHECK (max_attempts > 0),
     idempotency_key  text,
-    river_job_id     bigint,
+    river_job_id     bigint      NOT NULL, -- the River job that owns the invocation now
     worker           text,
     created_at       timestamptz NOT NULL DEFAULT now(),
-    started_at       timestamptz,
-    finished_at      timestamptz,
-    UNIQUE (function_id, idempotency_key)
-);
-CREATE INDEX invocations_created_at ON powny.invocations (created_at DESC, id DESC);
-CREATE INDEX invocations_function ON powny.invocations (function_id, created_at DESC, id DESC);
-CREATE INDEX invocations_unfinished ON powny.invocations (state) WHERE state IN ('queued', 'running');
-CREATE INDEX invocations_finished_at ON powny.invocations (finished_at) WHERE finished_at IS NOT NULL;
+    started_at       timestamptz, -- of the first attempt
+    attempt_started_at timestamptz, -- of the current (or last) attempt
+    finished_at      timestamptz
+) WITH (fillfactor = 70);
+-- Few indexes, none on a column that changes while an invocation runs, and
+-- room left in each page: the updates of a run stay HOT (no index writes).
+-- Lists go by id (newest first), so the primary key serves them.
+CREATE UNIQUE INDEX invocations_idempotency_key ON powny.invocations (function_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+CREATE INDEX invocations_function ON powny.invocations (function_id, id DESC);
+-- Workers find the invocation of the job they fetched by the job's id.
+CREATE UNIQUE INDEX invocations_river_job ON powny.invocations (river_job_id);
 
--- One row per attempt: which worker ran it, when, and how it ended.
+-- One row per ended attempt: which worker ran it, when, and how it ended.
+-- The attempt in progress is on the invocation row (worker, attempts).
 CREATE TABLE powny.attempts (
     invocation_id  bigint      NOT NULL REFERENCES powny.invocations (id) ON DELETE CASCADE,
     attempt        integer     NOT NULL,
     worker         text        NOT NULL,
     river_job_id   bigint      NOT NULL,
-    started_at     timestamptz NOT NULL DEFAULT now(),
-    finished_at    timestamptz,
-    outcome        text, -- succeeded, failed, cancelled; NULL while running
+    started_at     timestamptz NOT NULL,
+    finished_at    timestamptz NOT NULL,
+    outcome        text        NOT NULL CHECK (outcome IN ('succeeded', 'failed', 'cancelled')),
     error          text,
     PRIMARY KEY (invocation_id, attempt)
 );

@@ -41,7 +41,7 @@ func (o *daemonOptions) bind(fs *pflag.FlagSet, migrateDefault bool) {
 	int64Flag(fs, &o.envErrs, &o.MaxBodyBytes, "max-body", "POWNY_MAX_BODY", 1<<20, "largest API request body, in bytes")
 	stringFlag(fs, &o.WorkerID, "worker-id", "POWNY_WORKER_ID", "", "worker member id (default host-pid-random)")
 	intFlag(fs, &o.envErrs, &o.MaxWorkers, "max-workers", "POWNY_MAX_WORKERS", 100, "invocations a worker runs at once")
-	durationFlag(fs, &o.envErrs, &o.FetchCooldown, "fetch-cooldown", "POWNY_FETCH_COOLDOWN", 2*time.Millisecond, "least time between two job fetches")
+	durationFlag(fs, &o.envErrs, &o.FetchCooldown, "fetch-cooldown", "POWNY_FETCH_COOLDOWN", time.Millisecond, "least time between two job fetches")
 	durationFlag(fs, &o.envErrs, &o.FetchPollInterval, "fetch-poll-interval", "POWNY_FETCH_POLL_INTERVAL", 100*time.Millisecond, "job poll period when no notification comes")
 	durationFlag(fs, &o.envErrs, &o.ShutdownGrace, "shutdown-grace", "POWNY_SHUTDOWN_GRACE", 10*time.Second, "time running invocations get to finish at shutdown")
 	durationFlag(fs, &o.envErrs, &o.Retention, "retention", "POWNY_RETENTION", 7*24*time.Hour, "how long finished invocations are kept")

@@ -1,10 +1,14 @@
 package invoke
 
-// Args are the arguments of the River job that runs one invocation. Everything
-// else the worker needs is on the invocation's row.
+import "github.com/powny/powny/platform/store"
+
+// Args are the arguments of the River job that runs an invocation. The
+// invocation row names its job (river_job_id), which is how a worker finds
+// it; the function's name is here for people reading River's tables. The
+// store inserts these jobs itself, together with their invocation.
 type Args struct {
-	InvocationID int64 `json:"invocation_id"`
+	Function string `json:"function"`
 }
 
 // Kind is the River job kind of invocation jobs.
-func (Args) Kind() string { return "powny_invocation" }
+func (Args) Kind() string { return store.JobKind }

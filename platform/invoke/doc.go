@@ -9,6 +9,5 @@
 // The River client settings live here too (NewRiverClient), so that the
 // processes that insert jobs and those that work them agree on them.
 //
-// This package may import platform/store, platform/fnrun (to read a version's
-// config), River, pgx and the standard library.
+// This package may import platform/store, River, pgx and the standard library.
 package invoke

@@ -9,7 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
-	"github.com/powny/powny/platform/fnrun"
 	"github.com/powny/powny/platform/store"
 )
 
@@ -32,47 +31,40 @@ type Request struct {
 	IdempotencyKey string          // optional
 }
 
-// Start stores a queued invocation of the function's active version and
-// queues its job, in one transaction. When the idempotency key was used
-// before, it returns that invocation with existing true.
+// Start stores a queued invocation of the function's active version with
+// the River job that runs it. When the idempotency key was used before, it
+// returns that invocation with existing true.
 func (s *Service) Start(ctx context.Context, req Request) (inv store.Invocation, existing bool, err error) {
-	err = s.store.InTx(ctx, func(tx pgx.Tx) error {
-		inv, existing, err = s.StartTx(ctx, tx, req)
-		return err
-	})
-	return inv, existing, err
-}
-
-// StartTx is Start inside the caller's transaction.
-func (s *Service) StartTx(ctx context.Context, tx pgx.Tx, req Request) (inv store.Invocation, existing bool, err error) {
-	av, err := s.store.ActiveVersionTx(ctx, tx, req.Function)
-	if err != nil {
-		return inv, false, fmt.Errorf("find active version of %q: %w", req.Function, err)
-	}
-	var cfg fnrun.Config
-	if err := json.Unmarshal(av.Config, &cfg); err != nil {
-		return inv, false, fmt.Errorf("decode config of %q: %w", req.Function, err)
-	}
-	maxAttempts := cfg.Retries + 1
-	inv, existing, err = s.store.InsertInvocationTx(ctx, tx, store.NewInvocation{
-		Version:        av,
-		Trigger:        req.Trigger,
-		Input:          req.Input,
-		MaxAttempts:    maxAttempts,
-		IdempotencyKey: req.IdempotencyKey,
-	})
-	if err != nil || existing {
-		return inv, existing, err
-	}
-	job, err := s.river.InsertTx(ctx, tx, Args{InvocationID: inv.ID}, &river.InsertOpts{MaxAttempts: maxAttempts})
-	if err != nil {
-		return inv, false, fmt.Errorf("queue invocation: %w", err)
-	}
-	if err := s.store.SetRiverJobTx(ctx, tx, inv.ID, job.Job.ID); err != nil {
+	if req.IdempotencyKey == "" {
+		inv, err = s.store.InsertInvocation(ctx, s.store.Pool(), s.newInvocation(req))
 		return inv, false, err
 	}
-	inv.RiverJobID = job.Job.ID
-	return inv, false, nil
+	// With a key, in a transaction: a duplicate rolls back, job and all.
+	err = s.store.InTx(ctx, func(tx pgx.Tx) error {
+		inv, err = s.StartTx(ctx, tx, req)
+		return err
+	})
+	if errors.Is(err, store.ErrDuplicateKey) {
+		inv, err = s.store.FindByIdempotencyKey(ctx, req.Function, req.IdempotencyKey, req.Input)
+		return inv, true, err
+	}
+	return inv, false, err
+}
+
+// StartTx is Start inside the caller's transaction. A reused idempotency key
+// gives store.ErrDuplicateKey: roll back, then find the earlier invocation
+// with store.FindByIdempotencyKey.
+func (s *Service) StartTx(ctx context.Context, tx pgx.Tx, req Request) (store.Invocation, error) {
+	return s.store.InsertInvocation(ctx, tx, s.newInvocation(req))
+}
+
+func (s *Service) newInvocation(req Request) store.NewInvocation {
+	return store.NewInvocation{
+		Function:       req.Function,
+		Trigger:        req.Trigger,
+		Input:          req.Input,
+		IdempotencyKey: req.IdempotencyKey,
+	}
 }
 
 // ErrFinished is returned by Cancel for an invocation that already finished.

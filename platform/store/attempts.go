@@ -17,41 +17,31 @@ var ErrNotRunnable = errors.New("invocation is finished")
 // Run is what a worker needs to run one attempt of an invocation.
 type Run struct {
 	InvocationID int64
-	Function     string
 	VersionID    int64
 	Input        json.RawMessage
+	MaxAttempts  int
+	StartedAt    time.Time
 }
 
-// StartAttempt marks an invocation running under attempt by worker (job is
-// its River job) and records the attempt, in one statement.
-func (s *Store) StartAttempt(ctx context.Context, invocationID, jobID int64, attempt int, worker string) (Run, error) {
-	r := Run{InvocationID: invocationID}
+// StartAttempt marks the invocation that River job jobID owns running under
+// attempt by worker, in one statement that touches no index. ErrNotRunnable
+// says it is finished (or that the job owns no invocation any more).
+func (s *Store) StartAttempt(ctx context.Context, jobID int64, attempt int, worker string) (Run, error) {
+	var r Run
 	err := s.pool.QueryRow(ctx, `
-		WITH inv AS (
-			UPDATE powny.invocations
-			SET state = 'running', attempts = $3, worker = $4, river_job_id = $2,
-			    started_at = COALESCE(started_at, now())
-			WHERE id = $1 AND state IN ('queued', 'running')
-			RETURNING id, function_id, version_id, input
-		), att AS (
-			INSERT INTO powny.attempts (invocation_id, attempt, worker, river_job_id)
-			SELECT id, $3, $4, $2 FROM inv
-			ON CONFLICT (invocation_id, attempt) DO UPDATE
-			SET worker = excluded.worker, river_job_id = excluded.river_job_id, started_at = now(),
-			    finished_at = NULL, outcome = NULL, error = NULL
-		)
-		SELECT f.name, inv.version_id, inv.input FROM inv JOIN powny.functions f ON f.id = inv.function_id`,
-		invocationID, jobID, attempt, worker).Scan(&r.Function, &r.VersionID, &r.Input)
-	if err = interpretError(err); err == nil {
-		return r, nil
+		UPDATE powny.invocations
+		SET state = 'running', attempts = $2, worker = $3,
+		    attempt_started_at = now(), started_at = COALESCE(started_at, now())
+		WHERE river_job_id = $1 AND state IN ('queued', 'running')
+		RETURNING id, version_id, input, max_attempts, attempt_started_at`,
+		jobID, attempt, worker).Scan(&r.InvocationID, &r.VersionID, &r.Input, &r.MaxAttempts, &r.StartedAt)
+	if err = interpretError(err); errors.Is(err, ErrNotFound) {
+		return r, ErrNotRunnable
 	}
-	if errors.Is(err, ErrNotFound) {
-		// Either no such invocation, or it is finished: tell them apart.
-		if _, gerr := s.GetInvocation(ctx, invocationID); gerr == nil {
-			return r, ErrNotRunnable
-		}
+	if err != nil {
+		return r, fmt.Errorf("start attempt: %w", err)
 	}
-	return r, fmt.Errorf("start attempt: %w", err)
+	return r, nil
 }
 
 // LogLine is one line a function logged.
@@ -68,16 +58,19 @@ type LogLine struct {
 type AttemptEnd struct {
 	InvocationID int64
 	Attempt      int
+	Worker       string
+	RiverJobID   int64
+	StartedAt    time.Time
 	State        string
 	Result       json.RawMessage // for succeeded
 	Error        *Failure        // for everything else
 	Logs         []LogLine
 }
 
-// EndAttemptTx records how an attempt ended and the lines it logged. An
-// invocation that was cancelled meanwhile keeps its state. When the state is
-// final, the id is sent on DoneChannel at commit.
-func (s *Store) EndAttemptTx(ctx context.Context, tx pgx.Tx, e AttemptEnd) error {
+// EndAttempt records how an attempt ended, and the lines it logged, in one
+// statement. An invocation that was cancelled meanwhile keeps its state.
+// When the state is final, the id is sent on DoneChannel.
+func (s *Store) EndAttempt(ctx context.Context, e AttemptEnd) error {
 	var kind, msg *string
 	var line *int
 	if e.Error != nil {
@@ -90,37 +83,29 @@ func (s *Store) EndAttemptTx(ctx context.Context, tx pgx.Tx, e AttemptEnd) error
 	if outcome == StateQueued {
 		outcome = StateFailed
 	}
-	var changed bool
-	err := tx.QueryRow(ctx, `
-		WITH att AS (
-			UPDATE powny.attempts SET finished_at = now(), outcome = $6, error = $4
-			WHERE invocation_id = $1 AND attempt = $7
-		), inv AS (
+	levels, messages, times := make([]string, len(e.Logs)), make([]string, len(e.Logs)), make([]time.Time, len(e.Logs))
+	for i, l := range e.Logs {
+		levels[i], messages[i], times[i] = l.Level, l.Message, l.LoggedAt
+	}
+	if _, err := s.pool.Exec(ctx, `
+		WITH inv AS (
 			UPDATE powny.invocations
-			SET state = $2, result = $3, error_kind = $5, error = $4, error_line = $8,
+			SET state = $2, result = $3, error_kind = $5, error = $4, error_line = $7,
 			    finished_at = CASE WHEN $2 IN ('succeeded', 'failed', 'cancelled') THEN now() END
 			WHERE id = $1 AND state = 'running'
-			RETURNING id
-		)
-		SELECT EXISTS (SELECT 1 FROM inv)`,
-		e.InvocationID, e.State, nullJSON(e.Result), msg, kind, outcome, e.Attempt, line).Scan(&changed)
-	if err != nil {
-		return fmt.Errorf("end attempt: %w", err)
-	}
-	if len(e.Logs) > 0 {
-		levels, messages, times := make([]string, len(e.Logs)), make([]string, len(e.Logs)), make([]time.Time, len(e.Logs))
-		for i, l := range e.Logs {
-			levels[i], messages[i], times[i] = l.Level, l.Message, l.LoggedAt
-		}
-		if _, err := tx.Exec(ctx, `
+			RETURNING id, state
+		), att AS (
+			INSERT INTO powny.attempts (invocation_id, attempt, worker, river_job_id, started_at, finished_at, outcome, error)
+			VALUES ($1, $8, $9, $10, $11, now(), $6, $4)
+			ON CONFLICT (invocation_id, attempt) DO NOTHING
+		), logs AS (
 			INSERT INTO powny.logs (invocation_id, attempt, level, message, logged_at)
-			SELECT $1, $2, l, m, t FROM unnest($3::text[], $4::text[], $5::timestamptz[]) AS x(l, m, t)`,
-			e.InvocationID, e.Attempt, levels, messages, times); err != nil {
-			return fmt.Errorf("insert logs: %w", err)
-		}
-	}
-	if changed && Finished(e.State) {
-		return notifyDone(ctx, tx, e.InvocationID)
+			SELECT $1, $8, l, m, t FROM unnest($12::text[], $13::text[], $14::timestamptz[]) AS x(l, m, t)
+		)
+		SELECT pg_notify('`+DoneChannel+`', id::text) FROM inv WHERE state <> 'queued'`,
+		e.InvocationID, e.State, nullJSON(e.Result), msg, kind, outcome, line,
+		e.Attempt, e.Worker, e.RiverJobID, e.StartedAt, levels, messages, times); err != nil {
+		return fmt.Errorf("end attempt: %w", err)
 	}
 	return nil
 }
@@ -143,11 +128,16 @@ type Attempt struct {
 	Error      string     `json:"error,omitempty"`
 }
 
-// ListAttempts lists the attempts of an invocation, first first.
+// ListAttempts lists the attempts of an invocation, first first; an attempt
+// in progress comes last, without finished_at and outcome.
 func (s *Store) ListAttempts(ctx context.Context, invocationID int64) ([]Attempt, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT attempt, worker, river_job_id, started_at, finished_at, COALESCE(outcome, ''), COALESCE(error, '')
-		FROM powny.attempts WHERE invocation_id = $1 ORDER BY attempt`, invocationID)
+		SELECT attempt, worker, river_job_id, started_at, finished_at, outcome, COALESCE(error, '')
+		FROM powny.attempts WHERE invocation_id = $1
+		UNION ALL
+		SELECT attempts, worker, river_job_id, attempt_started_at, NULL, '', ''
+		FROM powny.invocations WHERE id = $1 AND state = 'running'
+		ORDER BY 1`, invocationID)
 	if err != nil {
 		return nil, fmt.Errorf("list attempts: %w", err)
 	}

@@ -107,74 +107,113 @@ func (s *Store) GetInvocation(ctx context.Context, id int64) (Invocation, error)
 	return s.oneInvocation(ctx, s.pool, `WHERE i.id = $1`, id)
 }
 
-// ActiveVersion is the version new invocations of a function run.
-type ActiveVersion struct {
-	FunctionID int64
-	VersionID  int64
-	Config     json.RawMessage
-}
-
-// ActiveVersionTx returns the active version of a function.
-func (s *Store) ActiveVersionTx(ctx context.Context, tx pgx.Tx, function string) (ActiveVersion, error) {
-	var av ActiveVersion
-	err := tx.QueryRow(ctx, `
-		SELECT f.id, v.id, v.config FROM powny.functions f JOIN powny.versions v ON v.id = f.active_version
-		WHERE f.name = $1`, function).Scan(&av.FunctionID, &av.VersionID, &av.Config)
-	return av, interpretError(err)
-}
-
 // NewInvocation is what starting an invocation stores.
 type NewInvocation struct {
-	Version        ActiveVersion
+	Function       string
 	Trigger        string
 	Input          json.RawMessage
-	MaxAttempts    int
 	IdempotencyKey string // empty for none
 }
 
-// ErrIdempotencyMismatch is returned by InsertInvocationTx when an
-// idempotency key is reused with another input.
+// JobKind is the River job kind of invocation jobs.
+const JobKind = "powny_invocation"
+
+// JobMaxAttempts is every invocation job's River max_attempts. The worker
+// stops retrying after the attempts the function's config allows (the
+// invocation's max_attempts); River's limit is only a backstop.
+const JobMaxAttempts = 101
+
+// ErrDuplicateKey is returned by InsertInvocation when the idempotency key
+// was used before for the function; read the earlier invocation with
+// FindByIdempotencyKey.
+var ErrDuplicateKey = errors.New("idempotency key already used")
+
+// ErrIdempotencyMismatch is returned by FindByIdempotencyKey when the key was
+// used with another input.
 var ErrIdempotencyMismatch = fmt.Errorf("%w: idempotency key already used with a different input", ErrConflict)
 
-// InsertInvocationTx stores a queued invocation. When the idempotency key was
-// used before for this function, it returns that invocation and existing is
-// true (or ErrIdempotencyMismatch when the input differs).
-func (s *Store) InsertInvocationTx(ctx context.Context, tx pgx.Tx, ni NewInvocation) (inv Invocation, existing bool, err error) {
+// InsertInvocation stores a queued invocation of the function's active
+// version together with the River job that will run it, and wakes River's
+// workers, in one statement on db (the pool, or a transaction to start it
+// with other writes). It writes River's job table directly, as River's own
+// clients in other languages do: one round trip instead of River's insert
+// plus ours. Its max_attempts is the version config's "retries" plus one.
+//
+// An unknown function gives ErrNotFound. A reused idempotency key gives
+// ErrDuplicateKey, and inserts nothing only when db is a transaction that
+// the caller rolls back; on the pool, the job inserted with it finds no
+// invocation and does nothing.
+func (s *Store) InsertInvocation(ctx context.Context, db DB, ni NewInvocation) (Invocation, error) {
 	var key *string
 	if ni.IdempotencyKey != "" {
 		key = &ni.IdempotencyKey
 	}
-	var id int64
-	err = tx.QueryRow(ctx, `
-		INSERT INTO powny.invocations (function_id, version_id, trigger, state, input, max_attempts, idempotency_key)
-		VALUES ($1, $2, $3, 'queued', $4, $5, $6)
-		ON CONFLICT (function_id, idempotency_key) DO NOTHING
-		RETURNING id`,
-		ni.Version.FunctionID, ni.Version.VersionID, ni.Trigger, ni.Input, ni.MaxAttempts, key).Scan(&id)
+	inv := Invocation{
+		Function: ni.Function, Trigger: ni.Trigger, State: StateQueued, Input: ni.Input,
+		IdempotencyKey: ni.IdempotencyKey,
+	}
+	err := db.QueryRow(ctx, `
+		WITH v AS (
+			SELECT f.id AS function_id, v.id AS version_id, v.number,
+			       COALESCE((v.config->>'retries')::int, 0) + 1 AS max_attempts
+			FROM powny.functions f JOIN powny.versions v ON v.id = f.active_version
+			WHERE f.name = $1
+		), job AS (
+			INSERT INTO river_job (args, kind, max_attempts, priority, queue, state, scheduled_at, tags, metadata)
+			SELECT jsonb_build_object('function', $1::text), '`+JobKind+`', `+strconv.Itoa(JobMaxAttempts)+`, 1,
+			       'default', 'available', now(), '{}', '{}'
+			FROM v
+			RETURNING id
+		), ins AS (
+			INSERT INTO powny.invocations (function_id, version_id, trigger, state, input, max_attempts, idempotency_key, river_job_id)
+			SELECT v.function_id, v.version_id, $2, 'queued', $3, v.max_attempts, $4, job.id
+			FROM v, job
+			ON CONFLICT (function_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+			RETURNING id, version_id, max_attempts, river_job_id, created_at
+		), wake AS (
+			SELECT pg_notify(current_schema() || '.river_insert', '{"queue": "default"}') FROM ins
+		)
+		SELECT ins.id, ins.version_id, v.number, ins.max_attempts, ins.river_job_id, ins.created_at
+		FROM ins, v, (SELECT count(*) FROM wake) AS w`,
+		ni.Function, ni.Trigger, ni.Input, key).
+		Scan(&inv.ID, &inv.VersionID, &inv.Version, &inv.MaxAttempts, &inv.RiverJobID, &inv.CreatedAt)
 	if err = interpretError(err); err == nil {
-		inv, err = s.oneInvocation(ctx, tx, `WHERE i.id = $1`, id)
-		return inv, false, err
-	} else if key == nil || !errors.Is(err, ErrNotFound) {
-		return inv, false, fmt.Errorf("insert invocation: %w", err)
+		return inv, nil
 	}
-	var sameInput bool
-	if err := tx.QueryRow(ctx, `SELECT id, input = $3::jsonb FROM powny.invocations WHERE function_id = $1 AND idempotency_key = $2`,
-		ni.Version.FunctionID, key, ni.Input).Scan(&id, &sameInput); err != nil {
-		return inv, false, fmt.Errorf("find invocation by idempotency key: %w", interpretError(err))
+	if !errors.Is(err, ErrNotFound) {
+		return inv, fmt.Errorf("insert invocation: %w", err)
 	}
-	if !sameInput {
-		return inv, true, ErrIdempotencyMismatch
+	// Nothing inserted: no such function, or the key was used before.
+	if key != nil {
+		var exists bool
+		if err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM powny.functions WHERE name = $1)`, ni.Function).
+			Scan(&exists); err != nil {
+			return inv, fmt.Errorf("insert invocation: %w", err)
+		}
+		if exists {
+			return inv, ErrDuplicateKey
+		}
 	}
-	inv, err = s.oneInvocation(ctx, tx, `WHERE i.id = $1`, id)
-	return inv, true, err
+	return inv, fmt.Errorf("function %q: %w", ni.Function, ErrNotFound)
 }
 
-// SetRiverJobTx records which River job runs an invocation.
-func (s *Store) SetRiverJobTx(ctx context.Context, tx pgx.Tx, invocationID, jobID int64) error {
-	if _, err := tx.Exec(ctx, `UPDATE powny.invocations SET river_job_id = $2 WHERE id = $1`, invocationID, jobID); err != nil {
-		return fmt.Errorf("set river job: %w", err)
+// FindByIdempotencyKey returns the invocation of function started with key,
+// or ErrIdempotencyMismatch when its input differs from input.
+func (s *Store) FindByIdempotencyKey(ctx context.Context, function, key string, input json.RawMessage) (Invocation, error) {
+	inv, err := s.oneInvocation(ctx, s.pool, `WHERE f.name = $1 AND i.idempotency_key = $2`, function, key)
+	if err != nil {
+		return inv, err
 	}
-	return nil
+	var same bool
+	// Compared as jsonb: the same value written differently is the same input.
+	if err := s.pool.QueryRow(ctx, `SELECT input = $2::jsonb FROM powny.invocations WHERE id = $1`, inv.ID, input).
+		Scan(&same); err != nil {
+		return inv, fmt.Errorf("compare inputs: %w", interpretError(err))
+	}
+	if !same {
+		return inv, ErrIdempotencyMismatch
+	}
+	return inv, nil
 }
 
 // ListFilter selects invocations; zero fields select everything.
@@ -218,15 +257,8 @@ func (s *Store) CancelTx(ctx context.Context, tx pgx.Tx, id int64) (inv Invocati
 		WHERE id = $1`, id); err != nil {
 		return inv, false, fmt.Errorf("cancel invocation: %w", err)
 	}
-	if err := notifyDone(ctx, tx, id); err != nil {
-		return inv, false, err
+	if _, err := tx.Exec(ctx, `SELECT pg_notify('`+DoneChannel+`', $1)`, strconv.FormatInt(id, 10)); err != nil {
+		return inv, false, fmt.Errorf("notify done: %w", err)
 	}
 	return inv, true, nil
-}
-
-func notifyDone(ctx context.Context, db DB, id int64) error {
-	if _, err := db.Exec(ctx, `SELECT pg_notify($1, $2)`, DoneChannel, strconv.FormatInt(id, 10)); err != nil {
-		return fmt.Errorf("notify done: %w", err)
-	}
-	return nil
 }

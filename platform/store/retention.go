@@ -15,7 +15,7 @@ func (s *Store) DeleteFinishedBefore(ctx context.Context, cutoff time.Time, limi
 		DELETE FROM powny.invocations WHERE id IN (
 			SELECT id FROM powny.invocations
 			WHERE finished_at < $1
-			ORDER BY finished_at
+			ORDER BY id -- the oldest first, by the primary key: no index on finished_at to keep up
 			LIMIT $2
 			FOR UPDATE SKIP LOCKED)`, cutoff, limit)
 	if err != nil {

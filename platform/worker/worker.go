@@ -9,9 +9,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/powny/powny/platform/fnrun"
 	"github.com/powny/powny/platform/invoke"
@@ -67,9 +65,8 @@ func (w *Worker) Timeout(*river.Job[invoke.Args]) time.Duration { return -1 }
 
 // Work runs one attempt of an invocation.
 func (w *Worker) Work(ctx context.Context, job *river.Job[invoke.Args]) error {
-	invID := job.Args.InvocationID
-	log := w.logger.With(slog.Int64("invocation", invID), slog.Int("attempt", job.Attempt))
-	run, err := w.store.StartAttempt(ctx, invID, job.ID, job.Attempt, w.id)
+	log := w.logger.With(slog.Int64("job", job.ID), slog.String("function", job.Args.Function), slog.Int("attempt", job.Attempt))
+	run, err := w.store.StartAttempt(ctx, job.ID, job.Attempt, w.id)
 	if errors.Is(err, store.ErrNotRunnable) {
 		log.InfoContext(ctx, "invocation already finished; nothing to run")
 		return nil
@@ -77,10 +74,12 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[invoke.Args]) error {
 	if err != nil {
 		return err
 	}
+	log = log.With(slog.Int64("invocation", run.InvocationID))
+	final := job.Attempt >= run.MaxAttempts
 	prog, err := w.programs.get(ctx, run.VersionID)
 	if err != nil {
 		// Undecodable code will not get better: fail for good.
-		return w.end(ctx, job, outcome{failure: &store.Failure{Kind: "internal", Message: err.Error()}, final: true})
+		return w.end(ctx, job, run, outcome{failure: &store.Failure{Kind: "internal", Message: err.Error()}, final: true})
 	}
 	logs := &logBuffer{max: w.maxLogLines}
 	result, runErr := w.runner.Run(ctx, prog.program, run.Input, fnrun.RunOptions{
@@ -88,7 +87,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[invoke.Args]) error {
 		Effects: fnrun.Live{},
 		Logs:    logs,
 	})
-	o := outcome{result: result, logs: logs.lines()}
+	o := outcome{result: result, logs: logs.lines(), final: final}
 	if runErr != nil {
 		o.failure = failureOf(runErr)
 		switch {
@@ -98,27 +97,30 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[invoke.Args]) error {
 			// This worker is stopping: the attempt did not fail on its own.
 			o.failure = &store.Failure{Kind: "interrupted", Message: "worker " + w.id + " stopped during the attempt"}
 		}
-		o.final = o.cancelled || job.Attempt >= job.MaxAttempts
 		log.InfoContext(ctx, "attempt failed", slog.String("kind", o.failure.Kind), slog.String("error", o.failure.Message))
 	}
-	return w.end(ctx, job, o)
+	return w.end(ctx, job, run, o)
 }
 
 type outcome struct {
 	result    json.RawMessage
 	failure   *store.Failure
-	final     bool
+	final     bool // no attempt follows a failure
 	cancelled bool
 	logs      []store.LogLine
 }
 
-// end records how the attempt ended. A success also completes the River job
-// in the same transaction; a failure is returned to River (to retry, or to
-// discard the job after the last attempt).
-func (w *Worker) end(ctx context.Context, job *river.Job[invoke.Args], o outcome) error {
+// end records how the attempt ended, in one statement. River completes the
+// job of a success in its next batch: the invocation row, already final, is
+// what callers read and are notified of. A failure goes back to River, to be
+// retried, or, after the last attempt the function allows, cancelled.
+func (w *Worker) end(ctx context.Context, job *river.Job[invoke.Args], run store.Run, o outcome) error {
 	e := store.AttemptEnd{
-		InvocationID: job.Args.InvocationID,
+		InvocationID: run.InvocationID,
 		Attempt:      job.Attempt,
+		Worker:       w.id,
+		RiverJobID:   job.ID,
+		StartedAt:    run.StartedAt,
 		State:        store.StateSucceeded,
 		Result:       o.result,
 		Error:        o.failure,
@@ -136,26 +138,17 @@ func (w *Worker) end(ctx context.Context, job *river.Job[invoke.Args], o outcome
 	// of how it ended must still be written.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	err := w.store.InTx(wctx, func(tx pgx.Tx) error {
-		if err := w.store.EndAttemptTx(wctx, tx, e); err != nil {
-			return err
-		}
-		if o.failure != nil {
-			return nil
-		}
-		_, err := river.JobCompleteTx[*riverpgxv5.Driver](wctx, tx, job)
-		return err
-	})
-	if err != nil {
+	if err := w.store.EndAttempt(wctx, e); err != nil {
 		return fmt.Errorf("record end of attempt %d: %w", job.Attempt, err)
 	}
-	if o.failure == nil {
+	switch {
+	case o.failure == nil:
 		return nil
+	case o.cancelled || o.final:
+		return river.JobCancel(errors.New(o.failure.Kind + ": " + o.failure.Message))
+	default:
+		return errors.New(o.failure.Kind + ": " + o.failure.Message)
 	}
-	if o.cancelled {
-		return river.JobCancel(errors.New(o.failure.Message))
-	}
-	return errors.New(o.failure.Kind + ": " + o.failure.Message)
 }
 
 // failureOf turns a run error into the failure stored on the invocation.
