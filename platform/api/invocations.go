@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/powny/powny/platform/invoke"
 	"github.com/powny/powny/platform/store"
 )
 
@@ -42,7 +41,7 @@ func (s *Server) invokeFunction(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	inv, existing, err := s.invoke.Start(r.Context(), invoke.Request{
+	inv, existing, err := s.invoke.Start(r.Context(), store.NewInvocation{
 		Function: name, Input: input, Trigger: "http", IdempotencyKey: key,
 	})
 	if errors.Is(err, store.ErrNotFound) {

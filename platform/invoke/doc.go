@@ -1,13 +1,13 @@
 // Package invoke starts invocations and waits for them to finish.
 //
-// Starting an invocation stores its audit row and inserts the River job that
-// runs it in one transaction, so an accepted invocation is never lost and never
-// has a job without a row (or a row without a job). Finishing is the worker's
+// Starting an invocation stores its audit row and the River job that runs it
+// in one statement (store.InsertInvocation), so an accepted invocation is
+// never lost and never has a job without a row (or a row without a job). Finishing is the worker's
 // business; it sends the invocation's id on store.DoneChannel, which the Waiter
 // here listens on to answer callers that asked to wait.
 //
-// The River client settings live here too (NewRiverClient), so that the
-// processes that insert jobs and those that work them agree on them.
+// The River client settings live here too (NewRiverClient), so that every
+// process agrees on them.
 //
 // This package may import platform/store, River, pgx and the standard library.
 package invoke

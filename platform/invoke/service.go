@@ -2,7 +2,6 @@ package invoke
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -23,20 +22,12 @@ func New(st *store.Store, rc *river.Client[pgx.Tx]) *Service {
 	return &Service{store: st, river: rc}
 }
 
-// Request asks for one invocation.
-type Request struct {
-	Function       string
-	Input          json.RawMessage // valid JSON
-	Trigger        string          // "http", "event", "schedule"
-	IdempotencyKey string          // optional
-}
-
 // Start stores a queued invocation of the function's active version with
 // the River job that runs it. When the idempotency key was used before, it
 // returns that invocation with existing true.
-func (s *Service) Start(ctx context.Context, req Request) (inv store.Invocation, existing bool, err error) {
+func (s *Service) Start(ctx context.Context, req store.NewInvocation) (inv store.Invocation, existing bool, err error) {
 	if req.IdempotencyKey == "" {
-		inv, err = s.store.InsertInvocation(ctx, s.store.Pool(), s.newInvocation(req))
+		inv, err = s.store.InsertInvocation(ctx, s.store.Pool(), req)
 		return inv, false, err
 	}
 	// With a key, in a transaction: a duplicate rolls back, job and all.
@@ -54,17 +45,8 @@ func (s *Service) Start(ctx context.Context, req Request) (inv store.Invocation,
 // StartTx is Start inside the caller's transaction. A reused idempotency key
 // gives store.ErrDuplicateKey: roll back, then find the earlier invocation
 // with store.FindByIdempotencyKey.
-func (s *Service) StartTx(ctx context.Context, tx pgx.Tx, req Request) (store.Invocation, error) {
-	return s.store.InsertInvocation(ctx, tx, s.newInvocation(req))
-}
-
-func (s *Service) newInvocation(req Request) store.NewInvocation {
-	return store.NewInvocation{
-		Function:       req.Function,
-		Trigger:        req.Trigger,
-		Input:          req.Input,
-		IdempotencyKey: req.IdempotencyKey,
-	}
+func (s *Service) StartTx(ctx context.Context, tx pgx.Tx, req store.NewInvocation) (store.Invocation, error) {
+	return s.store.InsertInvocation(ctx, tx, req)
 }
 
 // ErrFinished is returned by Cancel for an invocation that already finished.
