@@ -94,7 +94,11 @@ func (o *devOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 		if err := o.deployFunctions(ctx, url, cfg.Token, stdout, stderr); err != nil {
 			fmt.Fprintln(stderr, "some functions were not deployed:", err)
 		}
-		printBanner(stdout, url, cfg.Token, o.DataDir, cfg.DatabaseURL)
+		tokenNote := "from POWNY_TOKEN"
+		if o.Token == "" {
+			tokenNote = "kept in " + filepath.Join(o.DataDir, tokenFile)
+		}
+		printBanner(stdout, url, cfg.Token, tokenNote, cfg.DatabaseURL)
 	}
 	return <-done
 }
@@ -152,11 +156,11 @@ func (o *devOptions) deployFunctions(ctx context.Context, url, token string, std
 	return d.run(ctx, stdout, stderr)
 }
 
-func printBanner(w io.Writer, url, token, dataDir, databaseURL string) {
+func printBanner(w io.Writer, url, token, tokenNote, databaseURL string) {
 	fmt.Fprintf(w, `
 Powny is running.
   API       %[1]s
-  token     %[2]s   (kept in %[3]s/token)
+  token     %[2]s   (%[3]s)
   database  %[4]s
 
 Try, in another terminal:
@@ -167,5 +171,5 @@ Try, in another terminal:
   psql '%[4]s' -c 'SELECT id, function, state, run_time FROM powny_invocations ORDER BY id DESC LIMIT 10'
 
 Ctrl-C stops everything.
-`, url, token, dataDir, databaseURL)
+`, url, token, tokenNote, databaseURL)
 }
