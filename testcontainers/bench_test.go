@@ -24,7 +24,7 @@ func BenchmarkPostgresWithTemplate(b *testing.B) {
 		if err != nil {
 			return err
 		}
-		defer conn.Close(ctx)
+		defer func() { _ = conn.Close(ctx) }()
 		for i := range 60 {
 			sql := fmt.Sprintf("create table t%d (id bigserial primary key, v text, w jsonb); create index on t%d (v)", i, i)
 			if _, err := conn.Exec(ctx, sql); err != nil {

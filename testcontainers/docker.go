@@ -40,7 +40,7 @@ func pingDocker(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer cli.Close()
+	defer func() { _ = cli.Close() }()
 	if _, err := cli.Ping(ctx, client.PingOptions{}); err != nil {
 		return err
 	}

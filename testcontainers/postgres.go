@@ -67,35 +67,35 @@ func WithTemplate(name string, initFunc func(ctx context.Context, dsn string) er
 // Postgres gives the test a fresh database on the server shared by the test
 // binary and returns its DSN (superuser). The database is empty, or a copy of
 // the template given by WithTemplate. It is dropped when the test ends.
-func Postgres(t testing.TB, opts ...Option) string {
-	t.Helper()
+func Postgres(tb testing.TB, opts ...Option) string {
+	tb.Helper()
 	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if err := errors.Join(o.errs...); err != nil {
-		t.Fatalf("testcontainers: %v", err)
+		tb.Fatalf("testcontainers: %v", err)
 	}
-	s := PostgresServer(t)
+	s := PostgresServer(tb)
 
 	ctx, cancel := context.WithTimeout(context.Background(), createTimeout)
 	defer cancel()
 	var tplName string
 	if o.template != nil {
 		if err := s.template(o.template); err != nil {
-			t.Fatalf("testcontainers: %v", err)
+			tb.Fatalf("testcontainers: %v", err)
 		}
 		tplName = o.template.name
 	}
-	name := s.newDatabaseName(t.Name())
+	name := s.newDatabaseName(tb.Name())
 	if err := s.createDatabase(ctx, name, tplName); err != nil {
-		t.Fatalf("testcontainers: %v", err)
+		tb.Fatalf("testcontainers: %v", err)
 	}
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), dropTimeout)
 		defer cancel()
 		if err := s.dropDatabase(ctx, name); err != nil {
-			t.Errorf("testcontainers: %v", err)
+			tb.Errorf("testcontainers: %v", err)
 		}
 	})
 	return s.DSN(name)

@@ -16,7 +16,8 @@ import (
 
 func TestMain(m *testing.M) { Main(m) }
 
-var tplSeq atomic.Int64 //nolint:gochecknoglobals // unique template names under -count
+// tplSeq numbers template names, unique under -count.
+var tplSeq atomic.Int64
 
 // uniqueTemplate returns a template name not used before in this process, so
 // that tests about template init hold under -count=N.
@@ -24,27 +25,27 @@ func uniqueTemplate(prefix string) string {
 	return fmt.Sprintf("%s_%d", prefix, tplSeq.Add(1))
 }
 
-func connect(t testing.TB, dsn string) *pgx.Conn {
-	t.Helper()
+func connect(tb testing.TB, dsn string) *pgx.Conn {
+	tb.Helper()
 	conn, err := pgx.Connect(context.Background(), dsn)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = conn.Close(context.Background()) })
 	return conn
 }
 
-func currentDatabase(t testing.TB, conn *pgx.Conn) string {
-	t.Helper()
+func currentDatabase(tb testing.TB, conn *pgx.Conn) string {
+	tb.Helper()
 	var name string
-	require.NoError(t, conn.QueryRow(context.Background(), "select current_database()").Scan(&name))
+	require.NoError(tb, conn.QueryRow(context.Background(), "select current_database()").Scan(&name))
 	return name
 }
 
-func databaseExists(t testing.TB, name string) bool {
-	t.Helper()
+func databaseExists(tb testing.TB, name string) bool {
+	tb.Helper()
 	var exists bool
-	err := PostgresServer(t).admin.QueryRow(context.Background(),
+	err := PostgresServer(tb).admin.QueryRow(context.Background(),
 		"select exists (select from pg_database where datname = $1)", name).Scan(&exists)
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	return exists
 }
 
@@ -108,7 +109,7 @@ func TestTemplateInitRunsOnce(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		defer conn.Close(ctx)
+		defer func() { _ = conn.Close(ctx) }()
 		_, err = conn.Exec(ctx, "create table migrated (v text); insert into migrated values ('from init')")
 		return err
 	}
@@ -203,7 +204,7 @@ func TestTemplateInitErrorFailsEveryTest(t *testing.T) {
 	}
 	tpl := uniqueTemplate("tpl_broken")
 	for range 2 {
-		msg := failure(t, func(tb testing.TB) { Postgres(tb, WithTemplate(tpl, initFunc)) })
+		msg := failure(t, func(tb testing.TB) { tb.Helper(); Postgres(tb, WithTemplate(tpl, initFunc)) })
 		require.Contains(t, msg, "template "+tpl+": init: migration 7 is broken")
 	}
 	require.EqualValues(t, 1, calls.Load())
@@ -213,11 +214,11 @@ func TestWithTemplateRejectsBadUse(t *testing.T) {
 	t.Parallel()
 
 	noop := func(context.Context, string) error { return nil }
-	msg := failure(t, func(tb testing.TB) { Postgres(tb, WithTemplate("Bad-Name", noop)) })
+	msg := failure(t, func(tb testing.TB) { tb.Helper(); Postgres(tb, WithTemplate("Bad-Name", noop)) })
 	require.Contains(t, msg, `WithTemplate("Bad-Name"): the name must match`)
-	msg = failure(t, func(tb testing.TB) { Postgres(tb, WithTemplate("nil_init", nil)) })
+	msg = failure(t, func(tb testing.TB) { tb.Helper(); Postgres(tb, WithTemplate("nil_init", nil)) })
 	require.Contains(t, msg, "initFunc is nil")
-	msg = failure(t, func(tb testing.TB) { Postgres(tb, WithTemplate("a", noop), WithTemplate("b", noop)) })
+	msg = failure(t, func(tb testing.TB) { tb.Helper(); Postgres(tb, WithTemplate("a", noop), WithTemplate("b", noop)) })
 	require.Contains(t, msg, `a template ("a") is already set`)
 }
 

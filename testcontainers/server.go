@@ -67,10 +67,10 @@ var shared struct {
 
 // PostgresServer returns the PostgreSQL server shared by the test binary,
 // starting it on first use. It fails the test if the server cannot start.
-func PostgresServer(t testing.TB) *Server {
-	t.Helper()
+func PostgresServer(tb testing.TB) *Server {
+	tb.Helper()
 	if !shared.mainCalled.Load() {
-		t.Fatal("testcontainers: the package's TestMain must call testcontainers.Main(m), " +
+		tb.Fatal("testcontainers: the package's TestMain must call testcontainers.Main(m), " +
 			"which stops the shared PostgreSQL server after the tests: func TestMain(m *testing.M) { testcontainers.Main(m) }")
 	}
 	var took time.Duration // set by the caller that starts the server
@@ -82,10 +82,10 @@ func PostgresServer(t testing.TB) *Server {
 		took = time.Since(began)
 	})
 	if shared.pgErr != nil {
-		t.Fatalf("testcontainers: PostgreSQL: %v", shared.pgErr)
+		tb.Fatalf("testcontainers: PostgreSQL: %v", shared.pgErr)
 	}
 	if took > 0 {
-		t.Logf("testcontainers: PostgreSQL (%s backend: %s) started in %s",
+		tb.Logf("testcontainers: PostgreSQL (%s backend: %s) started in %s",
 			shared.pg.backendName, shared.pg.reason, took.Round(time.Millisecond))
 	}
 	return shared.pg

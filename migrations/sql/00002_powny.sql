@@ -35,14 +35,18 @@ CREATE TABLE powny.invocations (
     function_id      bigint      NOT NULL REFERENCES powny.functions (id) ON DELETE CASCADE,
     version_id       bigint      NOT NULL REFERENCES powny.versions (id) ON DELETE CASCADE,
     trigger          text        NOT NULL CHECK (trigger IN ('http', 'event', 'schedule')),
-    state            text        NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+    state            text        NOT NULL CHECK (state IN ('queued', 'running', 'waiting', 'succeeded', 'failed', 'cancelled')),
     input            jsonb       NOT NULL,
     result           jsonb,
     error_kind       text,
     error            text,
     error_line       integer,
-    attempts         integer     NOT NULL DEFAULT 0,
+    attempts         integer     NOT NULL DEFAULT 0, -- runs started, rescues and wake-ups included: the fence
+    failures         integer     NOT NULL DEFAULT 0, -- runs that failed; retries stop at max_attempts
     max_attempts     integer     NOT NULL CHECK (max_attempts > 0),
+    checkpoints      integer     NOT NULL DEFAULT 0, -- rows in powny.checkpoints
+    journal_entries  integer     NOT NULL DEFAULT 0, -- journal entries in those rows
+    wake_at          timestamptz, -- when a waiting invocation resumes
     idempotency_key  text,
     river_job_id     bigint      NOT NULL, -- the River job that owns the invocation now
     worker           text,
@@ -60,8 +64,10 @@ CREATE INDEX invocations_function ON powny.invocations (function_id, id DESC);
 -- Workers find the invocation of the job they fetched by the job's id.
 CREATE UNIQUE INDEX invocations_river_job ON powny.invocations (river_job_id);
 
--- One row per ended attempt: which worker ran it, when, and how it ended.
--- The attempt in progress is on the invocation row (worker, attempts).
+-- One row per ended attempt (a run of the invocation on one worker): which
+-- worker ran it, when, and how it ended; "suspended" ends a run at a durable
+-- sleep, "interrupted" one whose worker stopped, "lost" one whose worker died. The attempt in progress is on the
+-- invocation row (worker, attempts).
 CREATE TABLE powny.attempts (
     invocation_id  bigint      NOT NULL REFERENCES powny.invocations (id) ON DELETE CASCADE,
     attempt        integer     NOT NULL,
@@ -69,20 +75,35 @@ CREATE TABLE powny.attempts (
     river_job_id   bigint      NOT NULL,
     started_at     timestamptz NOT NULL,
     finished_at    timestamptz NOT NULL,
-    outcome        text        NOT NULL CHECK (outcome IN ('succeeded', 'failed', 'cancelled')),
+    outcome        text        NOT NULL CHECK (outcome IN ('succeeded', 'failed', 'cancelled', 'suspended', 'interrupted', 'lost')),
     error          text,
     PRIMARY KEY (invocation_id, attempt)
 );
 
+-- The journal of an invocation, one row per checkpoint: entries (a JSON
+-- array) first_entry .. first_entry + entry_count - 1 of its effects.
 CREATE TABLE powny.checkpoints (
     invocation_id  bigint      NOT NULL REFERENCES powny.invocations (id) ON DELETE CASCADE,
     seq            integer     NOT NULL,
     attempt        integer     NOT NULL,
     worker         text        NOT NULL,
+    first_entry    integer     NOT NULL,
+    entry_count    integer     NOT NULL,
     entries        bytea       NOT NULL,
     line           integer,
     created_at     timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (invocation_id, seq)
+);
+
+-- Live worker processes: each heartbeats here; the collector takes back the
+-- invocations of a worker whose heartbeat is older than the rescue delay.
+CREATE TABLE powny.workers (
+    id            text        PRIMARY KEY,
+    host          text        NOT NULL,
+    pid           integer     NOT NULL,
+    version       text        NOT NULL,
+    started_at    timestamptz NOT NULL DEFAULT now(),
+    heartbeat_at  timestamptz NOT NULL DEFAULT now()
 );
 
 CREATE TABLE powny.logs (
@@ -123,7 +144,11 @@ SELECT i.id,
        i.trigger,
        i.state,
        i.attempts,
+       i.failures,
        i.max_attempts,
+       i.checkpoints,
+       i.journal_entries,
+       i.wake_at,
        i.worker,
        i.river_job_id,
        i.created_at,
@@ -160,12 +185,18 @@ SELECT c.invocation_id,
        c.seq,
        c.attempt,
        c.worker,
+       c.first_entry,
+       c.entry_count,
        c.line,
        length(c.entries)            AS bytes,
        c.created_at
 FROM powny.checkpoints c
 JOIN powny.invocations i ON i.id = c.invocation_id
 JOIN powny.functions f ON f.id = i.function_id;
+
+CREATE VIEW public.powny_workers AS
+SELECT id AS worker, host, pid, version, started_at, heartbeat_at
+FROM powny.workers;
 
 CREATE VIEW public.powny_logs AS
 SELECT l.invocation_id,
@@ -180,6 +211,7 @@ JOIN powny.functions f ON f.id = i.function_id;
 
 -- +goose Down
 DROP VIEW public.powny_logs;
+DROP VIEW public.powny_workers;
 DROP VIEW public.powny_checkpoints;
 DROP VIEW public.powny_attempts;
 DROP VIEW public.powny_invocations;

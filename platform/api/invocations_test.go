@@ -192,28 +192,36 @@ func TestRetries(t *testing.T) {
 func TestCancel(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.mustDeploy("nap", "func main() {\n  sleep(\"30s\")\n  return 1\n}\n")
+	b.mustDeploy("spin", "config := {\"timeout\": \"30s\"}\nfunc main() {\n  for {}\n}\n")
+	b.mustDeploy("nap", "func main() {\n  sleep(\"1h\")\n  return 1\n}\n")
 
-	a := b.do(http.MethodPost, "/v1/functions/nap/invoke", []byte(`{}`))
-	id := a.body["id"]
-	require.Eventually(t, func() bool {
-		return b.do(http.MethodGet, fmt.Sprintf("/v1/invocations/%v", id), nil).body["state"] == "running"
-	}, 10*time.Second, 10*time.Millisecond)
+	for _, tc := range []struct{ function, stateBefore, outcome string }{
+		{"spin", "running", "cancelled"}, // its run is stopped wherever it runs
+		{"nap", "waiting", "suspended"},  // it sleeps in the database: it just never wakes
+	} {
+		t.Run(tc.function, func(t *testing.T) {
+			t.Parallel()
+			a := b.do(http.MethodPost, "/v1/functions/"+tc.function+"/invoke", []byte(`{}`))
+			id := a.body["id"]
+			require.Eventually(t, func() bool {
+				return b.do(http.MethodGet, fmt.Sprintf("/v1/invocations/%v", id), nil).body["state"] == tc.stateBefore
+			}, 10*time.Second, 10*time.Millisecond)
 
-	a = b.do(http.MethodDelete, fmt.Sprintf("/v1/invocations/%v", id), nil)
-	require.Equal(t, http.StatusOK, a.status, string(a.raw))
-	require.Equal(t, "cancelled", a.body["state"])
+			a = b.do(http.MethodDelete, fmt.Sprintf("/v1/invocations/%v", id), nil)
+			require.Equal(t, http.StatusOK, a.status, string(a.raw))
+			require.Equal(t, "cancelled", a.body["state"])
 
-	// The run stops: its attempt is recorded as cancelled.
-	require.Eventually(t, func() bool {
-		a = b.do(http.MethodGet, fmt.Sprintf("/v1/invocations/%v", id), nil)
-		h := a.body["history"].([]any)
-		return len(h) == 1 && h[0].(map[string]any)["outcome"] == "cancelled"
-	}, 10*time.Second, 20*time.Millisecond)
-	require.Equal(t, "cancelled", a.body["state"])
+			require.Eventually(t, func() bool {
+				a = b.do(http.MethodGet, fmt.Sprintf("/v1/invocations/%v", id), nil)
+				h := a.body["history"].([]any)
+				return len(h) == 1 && h[0].(map[string]any)["outcome"] == tc.outcome
+			}, 10*time.Second, 20*time.Millisecond)
+			require.Equal(t, "cancelled", a.body["state"])
 
-	a = b.do(http.MethodDelete, fmt.Sprintf("/v1/invocations/%v", id), nil)
-	requireProblem(t, a, http.StatusConflict, "conflict", "already finished")
+			a = b.do(http.MethodDelete, fmt.Sprintf("/v1/invocations/%v", id), nil)
+			requireProblem(t, a, http.StatusConflict, "conflict", "already finished")
+		})
+	}
 }
 
 func TestLogs(t *testing.T) {

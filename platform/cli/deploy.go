@@ -186,14 +186,16 @@ func (o *deployOpts) run(ctx context.Context, out, diag io.Writer) error {
 	}
 	author := cmp.Or(o.Author, o.env.getenvFunc("USER"), "cli")
 	files, results := o.files()
+	// Diagnostics are best effort: a deploy goes on when diag cannot be
+	// written to, and the returned error still counts the failures.
 	for _, r := range results {
-		fmt.Fprintln(diag, r.Error.diagnostic(r.Path))
+		_, _ = fmt.Fprintln(diag, r.Error.diagnostic(r.Path))
 	}
 	for _, f := range files {
 		r := deployResult{Path: f.path, Function: f.name}
 		if err := deployOne(ctx, c, f, author, &r); err != nil {
 			r.Error = newDeployError(err)
-			fmt.Fprintln(diag, r.Error.diagnostic(f.path))
+			_, _ = fmt.Fprintln(diag, r.Error.diagnostic(f.path))
 		}
 		results = append(results, r)
 	}

@@ -123,13 +123,14 @@ func (o *functionNameOpts) show(ctx context.Context, out io.Writer) error {
 	if err := flush(tw); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Config:\n  %s\n", prettyJSON(f.Config, "  "))
+	if err := writef(out, "Config:\n  %s\n", prettyJSON(f.Config, "  ")); err != nil {
+		return err
+	}
 	source := f.Source
 	if source != "" && !strings.HasSuffix(source, "\n") {
 		source += "\n"
 	}
-	fmt.Fprintf(out, "Source:\n%s", source)
-	return nil
+	return writef(out, "Source:\n%s", source)
 }
 
 func newFunctionsVersionsCommand(out io.Writer, co *clientOpts) *cobra.Command {
@@ -219,6 +220,5 @@ func (o *rollbackOpts) run(ctx context.Context, out io.Writer) error {
 	if o.JSON {
 		return writeJSON(out, v)
 	}
-	fmt.Fprintf(out, "%s: version %d is active (sha256 %s)\n", v.Function, v.Number, shortSHA(v.SHA256))
-	return nil
+	return writef(out, "%s: version %d is active (sha256 %s)\n", v.Function, v.Number, shortSHA(v.SHA256))
 }

@@ -132,17 +132,17 @@ func (o *invokeOpts) run(ctx context.Context, out io.Writer) error {
 	}
 	switch inv.State {
 	case client.StateSucceeded:
-		if !o.JSON {
-			fmt.Fprintln(out, prettyJSON(inv.Result, ""))
+		if o.JSON {
+			return nil
 		}
-		return nil
+		return writef(out, "%s\n", prettyJSON(inv.Result, ""))
 	case client.StateFailed, client.StateCancelled:
 		return invocationFailure(inv)
 	default:
-		if !o.JSON {
-			fmt.Fprintf(out, "invocation %d is %s; see: powny jobs show %d\n", inv.ID, inv.State, inv.ID)
+		if o.JSON {
+			return nil
 		}
-		return nil
+		return writef(out, "invocation %d is %s; see: powny jobs show %d\n", inv.ID, inv.State, inv.ID)
 	}
 }
 

@@ -125,7 +125,7 @@ func (o *jobsLsOpts) run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	if next != 0 {
-		fmt.Fprintf(out, "more: powny jobs ls --before %d\n", next)
+		return writef(out, "more: powny jobs ls --before %d\n", next)
 	}
 	return nil
 }
@@ -229,9 +229,13 @@ func (o *invocationOpts) show(ctx context.Context, out io.Writer) error {
 	if err := flush(tw); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Input:\n  %s\n", prettyJSON(inv.Input, "  "))
+	if err := writef(out, "Input:\n  %s\n", prettyJSON(inv.Input, "  ")); err != nil {
+		return err
+	}
 	if len(inv.History) > 0 {
-		fmt.Fprintln(out, "History:")
+		if err := writef(out, "History:\n"); err != nil {
+			return err
+		}
 		tw := newTable(out)
 		writeRow(tw, "  ATTEMPT", "WORKER", "RIVER JOB", "STARTED", "DURATION", "OUTCOME", "ERROR")
 		for _, a := range inv.History {
@@ -244,7 +248,7 @@ func (o *invocationOpts) show(ctx context.Context, out io.Writer) error {
 		}
 	}
 	if inv.State == client.StateSucceeded || len(inv.Result) > 0 {
-		fmt.Fprintf(out, "Result:\n  %s\n", prettyJSON(inv.Result, "  "))
+		return writef(out, "Result:\n  %s\n", prettyJSON(inv.Result, "  "))
 	}
 	return nil
 }
@@ -292,8 +296,10 @@ func (o *invocationOpts) logs(ctx context.Context, out io.Writer) error {
 		return writeJSON(out, map[string]any{"logs": all})
 	}
 	for _, l := range all {
-		fmt.Fprintf(out, "%s %-5s [attempt %d] %s\n",
-			formatTime(l.LoggedAt, o.env.location), strings.ToUpper(l.Level), l.Attempt, l.Message)
+		if err := writef(out, "%s %-5s [attempt %d] %s\n",
+			formatTime(l.LoggedAt, o.env.location), strings.ToUpper(l.Level), l.Attempt, l.Message); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -316,9 +322,7 @@ func (o *invocationOpts) cancel(ctx context.Context, out io.Writer) error {
 		return writeJSON(out, inv)
 	}
 	if inv.State == client.StateCancelled {
-		fmt.Fprintf(out, "invocation %d cancelled\n", inv.ID)
-	} else {
-		fmt.Fprintf(out, "invocation %d is %s; cancellation requested\n", inv.ID, inv.State)
+		return writef(out, "invocation %d cancelled\n", inv.ID)
 	}
-	return nil
+	return writef(out, "invocation %d is %s; cancellation requested\n", inv.ID, inv.State)
 }

@@ -16,19 +16,40 @@ const timeLayout = "2006-01-02T15:04:05Z07:00"
 // shortSHALen is how many hex digits of a SHA-256 tables show.
 const shortSHALen = 12
 
-// newTable returns a tabwriter for columns separated by tabs.
-func newTable(w io.Writer) *tabwriter.Writer {
-	return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+// table aligns rows of cells in columns. It keeps the first write error for
+// flush to return, so that rows can be written without checking each one.
+type table struct {
+	tw  *tabwriter.Writer
+	err error
 }
 
-// writeRow writes cells as one tab-separated table row.
-func writeRow(w io.Writer, cells ...string) {
-	fmt.Fprintln(w, strings.Join(cells, "\t"))
+// newTable returns a table that writes to w when flushed.
+func newTable(w io.Writer) *table {
+	return &table{tw: tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)}
+}
+
+// writeRow writes cells as one table row.
+func writeRow(t *table, cells ...string) {
+	if t.err == nil {
+		_, t.err = io.WriteString(t.tw, strings.Join(cells, "\t")+"\n")
+	}
 }
 
 // flush flushes a table and names the failure.
-func flush(tw *tabwriter.Writer) error {
-	if err := tw.Flush(); err != nil {
+func flush(t *table) error {
+	err := t.err
+	if err == nil {
+		err = t.tw.Flush()
+	}
+	if err != nil {
+		return fmt.Errorf("write output: %w", err)
+	}
+	return nil
+}
+
+// writef prints to w like fmt.Fprintf and names the failure.
+func writef(w io.Writer, format string, args ...any) error {
+	if _, err := fmt.Fprintf(w, format, args...); err != nil {
 		return fmt.Errorf("write output: %w", err)
 	}
 	return nil

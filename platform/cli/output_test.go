@@ -2,6 +2,8 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,4 +67,27 @@ func TestPrettyJSON(t *testing.T) {
 	require.Equal(t, "{\n  \"a\": 1\n}", prettyJSON(json.RawMessage(`{"a":1}`), ""))
 	require.Equal(t, "{\n    \"a\": 1\n  }", prettyJSON(json.RawMessage(`{"a":1}`), "  "))
 	require.Equal(t, "not json", prettyJSON(json.RawMessage(`not json`), ""))
+}
+
+// failingWriter fails every write.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+func TestWriteErrorsAreReturned(t *testing.T) {
+	t.Parallel()
+
+	tw := newTable(failingWriter{})
+	writeRow(tw, "A", "B")
+	writeRow(tw, "1", "2")
+	require.EqualError(t, flush(tw), "write output: disk full")
+
+	require.EqualError(t, writef(failingWriter{}, "x %d\n", 1), "write output: disk full")
+
+	var buf strings.Builder
+	tw = newTable(&buf)
+	writeRow(tw, "NAME", "V")
+	writeRow(tw, "hello", "3")
+	require.NoError(t, flush(tw))
+	require.Equal(t, "NAME   V\nhello  3\n", buf.String())
 }

@@ -18,6 +18,12 @@ type Config struct {
 	Interval time.Duration
 	// BatchSize is how many invocations one delete statement removes. Default 1,000.
 	BatchSize int
+	// RescueAfter is how long a worker may go without a heartbeat before the
+	// invocations it runs are taken back and run elsewhere. Default 10s.
+	RescueAfter time.Duration
+	// SweepInterval is the time between two sweeps for lost invocations and
+	// for sleeping invocations due to wake. Default 500ms.
+	SweepInterval time.Duration
 	// Logger. Default: discard.
 	Logger *slog.Logger
 }
@@ -33,26 +39,55 @@ func New(st *store.Store, cfg Config) (*Collector, error) {
 	cfg.Retention = cmp.Or(cfg.Retention, 7*24*time.Hour)
 	cfg.Interval = cmp.Or(cfg.Interval, time.Minute)
 	cfg.BatchSize = cmp.Or(cfg.BatchSize, 1000)
+	cfg.RescueAfter = cmp.Or(cfg.RescueAfter, 10*time.Second)
+	cfg.SweepInterval = cmp.Or(cfg.SweepInterval, 500*time.Millisecond)
 	cfg.Logger = cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
-	if cfg.Retention < 0 || cfg.Interval < 0 || cfg.BatchSize < 0 {
-		return nil, errors.New("collector: Retention, Interval and BatchSize must be positive")
+	if cfg.Retention < 0 || cfg.Interval < 0 || cfg.BatchSize < 0 || cfg.RescueAfter < 0 || cfg.SweepInterval < 0 {
+		return nil, errors.New("collector: Retention, Interval, BatchSize, RescueAfter and SweepInterval must be positive")
 	}
 	return &Collector{cfg: cfg, store: st}, nil
 }
 
-// Run collects every Interval until ctx ends.
+// Run sweeps every SweepInterval and collects every Interval until ctx ends.
 func (c *Collector) Run(ctx context.Context) {
-	t := time.NewTicker(c.cfg.Interval)
-	defer t.Stop()
+	collect := time.NewTicker(c.cfg.Interval)
+	defer collect.Stop()
+	sweep := time.NewTicker(c.cfg.SweepInterval)
+	defer sweep.Stop()
+	c.collect(ctx)
 	for {
-		if _, err := c.Collect(ctx); err != nil && ctx.Err() == nil {
-			c.cfg.Logger.WarnContext(ctx, "collection failed; retrying next interval", slog.String("err", err.Error()))
-		}
+		c.Sweep(ctx)
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-collect.C:
+			c.collect(ctx)
+		case <-sweep.C:
 		}
+	}
+}
+
+func (c *Collector) collect(ctx context.Context) {
+	if _, err := c.Collect(ctx); err != nil && ctx.Err() == nil {
+		c.cfg.Logger.WarnContext(ctx, "collection failed; retrying next interval", slog.String("err", err.Error()))
+	}
+}
+
+// Sweep takes back the invocations of lost workers (see store.RescueLost)
+// and wakes sleeping invocations that are due.
+func (c *Collector) Sweep(ctx context.Context) {
+	rescued, err := c.store.RescueLost(ctx, c.cfg.RescueAfter, c.cfg.BatchSize)
+	for _, r := range rescued {
+		c.cfg.Logger.InfoContext(ctx, "rescued the invocation of a lost worker", slog.Int64("invocation", r.InvocationID),
+			slog.String("worker", r.Worker), slog.Int64("old_job", r.OldJobID), slog.Int64("new_job", r.NewJobID))
+	}
+	if err != nil && ctx.Err() == nil {
+		c.cfg.Logger.WarnContext(ctx, "rescue failed; retrying next sweep", slog.String("err", err.Error()))
+	}
+	// A second of lead: workers poll available jobs every 100ms and take
+	// them when their time comes.
+	if _, err := c.store.WakeDue(ctx, time.Second); err != nil && ctx.Err() == nil {
+		c.cfg.Logger.WarnContext(ctx, "waking due invocations failed; retrying next sweep", slog.String("err", err.Error()))
 	}
 }
 

@@ -68,7 +68,7 @@ func (b *testBundle) queued() store.Invocation {
 func (b *testBundle) running() (store.Invocation, store.Run) {
 	b.t.Helper()
 	inv := b.queued()
-	run, err := b.store.StartAttempt(b.t.Context(), inv.RiverJobID, 1, workerID)
+	run, err := b.store.StartAttempt(b.t.Context(), inv.RiverJobID, workerID)
 	require.NoError(b.t, err)
 	return inv, run
 }
@@ -79,22 +79,19 @@ func (b *testBundle) running() (store.Invocation, store.Run) {
 func (b *testBundle) finished(state string) int64 {
 	b.t.Helper()
 	inv, run := b.running()
+	require.NoError(b.t, b.store.Checkpoint(b.t.Context(), run.Fence, workerID,
+		store.JournalRows{Count: 1, Entries: []byte(`[{"seq": 0}]`), Line: 2}, nil))
 	end := store.AttemptEnd{
-		InvocationID: inv.ID, Attempt: 1, Worker: workerID, RiverJobID: inv.RiverJobID,
-		StartedAt: run.StartedAt, State: state,
+		Fence: run.Fence, Worker: workerID, StartedAt: run.StartedAt, State: state,
 		Logs: []store.LogLine{{Level: "info", Message: "echo", LoggedAt: time.Now()}},
 	}
 	if state == store.StateSucceeded {
 		end.Result = json.RawMessage(`{"n": 1}`)
 	} else {
 		end.Error = &store.Failure{Kind: "runtime", Message: "boom", Line: 2}
+		end.Failed = true
 	}
 	require.NoError(b.t, b.store.EndAttempt(b.t.Context(), end))
-	// No store method writes checkpoints yet: a row is enough to see it go.
-	_, err := b.pool.Exec(b.t.Context(), `
-		INSERT INTO powny.checkpoints (invocation_id, seq, attempt, worker, entries, line)
-		VALUES ($1, 1, 1, $2, '\x00', 2)`, inv.ID, workerID)
-	require.NoError(b.t, err)
 	got, err := b.store.GetInvocation(b.t.Context(), inv.ID)
 	require.NoError(b.t, err)
 	require.Equal(b.t, state, got.State)
@@ -185,8 +182,8 @@ func TestCollectDeletesOnlyWhatFinishedBeforeRetention(t *testing.T) {
 	// queue, unfinished: it stays too.
 	retried, run := b.running()
 	require.NoError(t, b.store.EndAttempt(t.Context(), store.AttemptEnd{
-		InvocationID: retried.ID, Attempt: 1, Worker: workerID, RiverJobID: retried.RiverJobID,
-		StartedAt: run.StartedAt, State: store.StateQueued, Error: &store.Failure{Kind: "runtime", Message: "again"},
+		Fence: run.Fence, Worker: workerID, StartedAt: run.StartedAt, State: store.StateQueued, Failed: true,
+		Error: &store.Failure{Kind: "runtime", Message: "again"},
 	}))
 	b.age(retried.ID, 100*retention)
 

@@ -66,6 +66,13 @@ type Config struct {
 	// Retention and CollectInterval configure the collector.
 	Retention       time.Duration
 	CollectInterval time.Duration
+	// RescueAfter is how long a worker may miss heartbeats before the
+	// collector gives its invocations to other workers; workers heartbeat
+	// four times per RescueAfter. Default 10s.
+	RescueAfter time.Duration
+
+	// Version is the software version workers report.
+	Version string
 
 	// Runner limits for function code.
 	Runner fnrun.RunnerConfig
@@ -105,6 +112,8 @@ func Run(ctx context.Context, cfg Config) error {
 	cfg.Listen = cmp.Or(cfg.Listen, "127.0.0.1:8080")
 	cfg.WorkerID = cmp.Or(cfg.WorkerID, DefaultWorkerID())
 	cfg.ShutdownGrace = cmp.Or(cfg.ShutdownGrace, 10*time.Second)
+	cfg.RescueAfter = cmp.Or(cfg.RescueAfter, 10*time.Second)
+	cfg.Version = cmp.Or(cfg.Version, "dev")
 	log := cfg.Logger
 
 	pool, err := openPool(ctx, cfg)
@@ -119,9 +128,12 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	st := store.New(pool)
 
-	var workers *river.Workers
+	var (
+		workers *river.Workers
+		w       *worker.Worker
+	)
 	if cfg.Roles.Worker {
-		w, err := worker.New(st, worker.Config{ID: cfg.WorkerID, Runner: fnrun.NewRunner(cfg.Runner), Logger: log})
+		w, err = worker.New(st, worker.Config{ID: cfg.WorkerID, Runner: fnrun.NewRunner(cfg.Runner), Logger: log})
 		if err != nil {
 			return err
 		}
@@ -157,6 +169,17 @@ func Run(ctx context.Context, cfg Config) error {
 	}()
 
 	if cfg.Roles.Worker {
+		// Heartbeats stop after River has stopped (shutdown runs in reverse):
+		// until its runs have ended, this worker must not look lost.
+		hbCtx, hbStop := context.WithCancel(context.WithoutCancel(ctx))
+		beat, err := w.Heartbeats(hbCtx, cfg.RescueAfter/4, cfg.Version)
+		if err != nil {
+			hbStop()
+			return err
+		}
+		hbDone := make(chan struct{})
+		go func() { defer close(hbDone); beat() }()
+		shutdown = append(shutdown, func() { hbStop(); <-hbDone })
 		// Not runCtx: cancelling Start's context is a hard stop, and stopRiver
 		// first gives running invocations a grace period.
 		if err := rc.Start(context.WithoutCancel(runCtx)); err != nil {
@@ -166,7 +189,9 @@ func Run(ctx context.Context, cfg Config) error {
 		shutdown = append(shutdown, func() { stopRiver(rc, cfg.ShutdownGrace, log) })
 	}
 	if cfg.Roles.Collector {
-		c, err := collector.New(st, collector.Config{Retention: cfg.Retention, Interval: cfg.CollectInterval, Logger: log})
+		c, err := collector.New(st, collector.Config{
+			Retention: cfg.Retention, Interval: cfg.CollectInterval, RescueAfter: cfg.RescueAfter, Logger: log,
+		})
 		if err != nil {
 			return err
 		}

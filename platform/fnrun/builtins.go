@@ -89,8 +89,12 @@ func newUUID(ctx context.Context, st *runState, args []object.Object) object.Obj
 	return object.NewString(s)
 }
 
-// sleep(d) waits for d, a duration string ("2s") or a number of seconds. A
-// timeout or cancellation interrupts it and ends the run.
+// sleep(d) waits for d, a duration string ("2s") or a number of seconds. The
+// effect's result is the time it ends (RFC 3339, UTC), so that a resumed run
+// waits only for what is left. With a journal (Effects is a Checkpointer), a
+// wait longer than RunnerConfig.SuspendAfter checkpoints and suspends the run
+// (a *RunError of kind KindSuspended): it holds no worker while it sleeps. A
+// timeout or cancellation interrupts a wait in place and ends the run.
 func sleep(ctx context.Context, st *runState, args []object.Object) object.Object {
 	if err := arg.Require("sleep", 1, args); err != nil {
 		return err
@@ -99,18 +103,55 @@ func sleep(ctx context.Context, st *runState, args []object.Object) object.Objec
 	if errObj != nil {
 		return errObj
 	}
-	_, errObj = st.do(ctx, Call{Name: "sleep", Args: []any{d.String()}}, func(ctx context.Context) (any, error) {
-		timer := time.NewTimer(d)
-		defer timer.Stop()
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-timer.C:
-			return nil, nil
-		}
+	result, errObj := st.do(ctx, Call{Name: "sleep", Args: []any{d.String()}}, func(context.Context) (any, error) {
+		return time.Now().Add(d).UTC().Format(time.RFC3339Nano), nil
 	})
 	if errObj != nil {
 		return errObj
+	}
+	s, _ := result.(string)
+	until, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return st.badResult(result)
+	}
+	left := time.Until(until)
+	if left <= 0 {
+		return object.Nil
+	}
+	if cp, ok := st.effects.(Checkpointer); ok && left > st.suspend {
+		line, _ := st.position()
+		if err := cp.Checkpoint(ctx, line); err != nil {
+			return st.checkpointFailed(err)
+		}
+		return st.fail(&RunError{Kind: KindSuspended, Until: until, Message: "sleeping until " + until.Format(time.RFC3339)})
+	}
+	timer := time.NewTimer(left)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return st.fail(st.interrupted(ctx))
+	case <-timer.C:
+		return object.Nil
+	}
+}
+
+// checkpoint() makes the effects performed so far durable: a run that
+// resumes after a crash replays them from the journal and never performs
+// them again. Without a journal it does nothing.
+func checkpoint(ctx context.Context, st *runState, args []object.Object) object.Object {
+	if err := arg.Require("checkpoint", 0, args); err != nil {
+		return err
+	}
+	if st.fatal != nil {
+		return object.NewError(st.fatal)
+	}
+	cp, ok := st.effects.(Checkpointer)
+	if !ok {
+		return object.Nil
+	}
+	line, _ := st.position()
+	if err := cp.Checkpoint(ctx, line); err != nil {
+		return st.checkpointFailed(err)
 	}
 	return object.Nil
 }

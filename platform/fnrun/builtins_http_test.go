@@ -21,7 +21,7 @@ func newTestServer(t *testing.T) *httptest.Server {
 	mux.HandleFunc("/json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("X-Test", "yes")
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"n": 1, "f": 1.5, "s": "x", "l": [1, 2]}`)
+		_, _ = fmt.Fprint(w, `{"n": 1, "f": 1.5, "s": "x", "l": [1, 2]}`)
 	})
 	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -34,7 +34,7 @@ func newTestServer(t *testing.T) *httptest.Server {
 		http.Error(w, "not here", http.StatusNotFound)
 	})
 	mux.HandleFunc("/big", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprint(w, strings.Repeat("x", 101))
+		_, _ = fmt.Fprint(w, strings.Repeat("x", 101))
 	})
 	mux.HandleFunc("/block", func(_ http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
@@ -115,24 +115,42 @@ func TestHTTPErrors(t *testing.T) {
 		timeout time.Duration
 		want    *RunError
 	}{
-		{name: "BodyTooLarge", source: "func main(input) {\n  return http.get(input.url + \"/big\")\n}",
-			want: &RunError{Kind: KindLimit, Message: "http.get: response body exceeds 100 bytes", Line: 2, Column: 10, Builtin: "http.get"}},
-		{name: "LimitIsSticky", source: "func main(input) {\n  x := try(func() { return http.get(input.url + \"/big\") }, \"caught\")\n  return x\n}",
-			want: &RunError{Kind: KindLimit, Message: "http.get: response body exceeds 100 bytes", Line: 2, Column: 28, Builtin: "http.get"}},
-		{name: "RunTimeout", source: "func main(input) {\n  http.post(input.url + \"/block\")\n}", timeout: 200 * time.Millisecond,
-			want: &RunError{Kind: KindTimeout, Message: "timed out after 200ms", Line: 2, Column: 3, Builtin: "http.post"}},
-		{name: "NotHTTP", source: "func main(input) {\n  http.get(\"file:///etc/passwd\")\n}",
-			want: &RunError{Kind: KindRuntime, Message: `value error: http.get: "file:///etc/passwd" is not an http or https URL`, Line: 2, Column: 3, Builtin: "http.get"}},
-		{name: "UnknownOption", source: "func main(input) {\n  http.get(input.url, {\"tiemout\": 1})\n}",
-			want: &RunError{Kind: KindRuntime, Message: `value error: http.get: unknown option "tiemout" (known: body, headers, json, params, timeout)`, Line: 2, Column: 3, Builtin: "http.get"}},
-		{name: "JSONAndBody", source: "func main(input) {\n  http.post(input.url, {\"json\": 1, \"body\": \"1\"})\n}",
-			want: &RunError{Kind: KindRuntime, Message: "value error: http.post: give either json or body, not both", Line: 2, Column: 3, Builtin: "http.post"}},
-		{name: "BadHeader", source: "func main(input) {\n  http.get(input.url, {\"headers\": {\"X\": [1]}})\n}",
-			want: &RunError{Kind: KindRuntime, Message: `type error: http.get: headers["X"] must be a string, number or bool (list given)`, Line: 2, Column: 3, Builtin: "http.get"}},
-		{name: "BadMethod", source: "func main(input) {\n  http.request(\"GE T\", input.url)\n}",
-			want: &RunError{Kind: KindRuntime, Message: `value error: http.request: invalid method "GE T"`, Line: 2, Column: 3, Builtin: "http.request"}},
-		{name: "BodyNotJSON", source: "func main(input) {\n  r := http.get(input.url + \"/missing\")\n  return r.json()\n}",
-			want: &RunError{Kind: KindRuntime, Message: "value error: response body is not valid JSON: invalid character 'o' in literal null (expecting 'u')", Builtin: "http.get"}},
+		{
+			name: "BodyTooLarge", source: "func main(input) {\n  return http.get(input.url + \"/big\")\n}",
+			want: &RunError{Kind: KindLimit, Message: "http.get: response body exceeds 100 bytes", Line: 2, Column: 10, Builtin: "http.get"},
+		},
+		{
+			name: "LimitIsSticky", source: "func main(input) {\n  x := try(func() { return http.get(input.url + \"/big\") }, \"caught\")\n  return x\n}",
+			want: &RunError{Kind: KindLimit, Message: "http.get: response body exceeds 100 bytes", Line: 2, Column: 28, Builtin: "http.get"},
+		},
+		{
+			name: "RunTimeout", source: "func main(input) {\n  http.post(input.url + \"/block\")\n}", timeout: 200 * time.Millisecond,
+			want: &RunError{Kind: KindTimeout, Message: "timed out after 200ms", Line: 2, Column: 3, Builtin: "http.post"},
+		},
+		{
+			name: "NotHTTP", source: "func main(input) {\n  http.get(\"file:///etc/passwd\")\n}",
+			want: &RunError{Kind: KindRuntime, Message: `value error: http.get: "file:///etc/passwd" is not an http or https URL`, Line: 2, Column: 3, Builtin: "http.get"},
+		},
+		{
+			name: "UnknownOption", source: "func main(input) {\n  http.get(input.url, {\"tiemout\": 1})\n}",
+			want: &RunError{Kind: KindRuntime, Message: `value error: http.get: unknown option "tiemout" (known: body, headers, json, params, timeout)`, Line: 2, Column: 3, Builtin: "http.get"},
+		},
+		{
+			name: "JSONAndBody", source: "func main(input) {\n  http.post(input.url, {\"json\": 1, \"body\": \"1\"})\n}",
+			want: &RunError{Kind: KindRuntime, Message: "value error: http.post: give either json or body, not both", Line: 2, Column: 3, Builtin: "http.post"},
+		},
+		{
+			name: "BadHeader", source: "func main(input) {\n  http.get(input.url, {\"headers\": {\"X\": [1]}})\n}",
+			want: &RunError{Kind: KindRuntime, Message: `type error: http.get: headers["X"] must be a string, number or bool (list given)`, Line: 2, Column: 3, Builtin: "http.get"},
+		},
+		{
+			name: "BadMethod", source: "func main(input) {\n  http.request(\"GE T\", input.url)\n}",
+			want: &RunError{Kind: KindRuntime, Message: `value error: http.request: invalid method "GE T"`, Line: 2, Column: 3, Builtin: "http.request"},
+		},
+		{
+			name: "BodyNotJSON", source: "func main(input) {\n  r := http.get(input.url + \"/missing\")\n  return r.json()\n}",
+			want: &RunError{Kind: KindRuntime, Message: "value error: response body is not valid JSON: invalid character 'o' in literal null (expecting 'u')", Builtin: "http.get"},
+		},
 	}
 	input := fmt.Sprintf(`{"url": %q, "dead": %q}`, srv.URL, dead.URL)
 	r := NewRunner(RunnerConfig{MaxHTTPBody: 100})

@@ -426,7 +426,7 @@ func (w *callWalker) walkFor(n *ast.For) {
 	case n.IsSimpleLoop():
 	case n.Init() == nil && n.Post() == nil:
 		// A range loop compiles the container only, not the Range node.
-		var rhs ast.Node = n.Condition()
+		rhs := n.Condition()
 		switch cond := n.Condition().(type) {
 		case *ast.Var:
 			_, rhs = cond.Value()

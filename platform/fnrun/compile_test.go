@@ -101,8 +101,10 @@ func TestGlobals(t *testing.T) {
 	require.Equal(t, globalNames(), names)
 	// DESIGN.md's list of Risor defaults that must not be reachable (http is
 	// replaced by Powny's own module).
-	for _, dropped := range []string{"os", "exec", "fetch", "nslookup", "cat", "cd", "cp", "ls", "open",
-		"getenv", "setenv", "unsetenv", "filepath", "print", "printf", "fmt", "rand", "time", "spawn", "chan", "close"} {
+	for _, dropped := range []string{
+		"os", "exec", "fetch", "nslookup", "cat", "cd", "cp", "ls", "open",
+		"getenv", "setenv", "unsetenv", "filepath", "print", "printf", "fmt", "rand", "time", "spawn", "chan", "close",
+	} {
 		require.Contains(t, unavailableGlobals(), dropped)
 	}
 	for name := range unavailableGlobals() {

@@ -17,6 +17,10 @@ type Config struct {
 	// Timeout is the wall clock allowed for one run ("timeout": a duration
 	// string such as "30s" or "15m"). Default 1 minute; must be > 0 and <= 24h.
 	Timeout time.Duration
+	// Durability says which effects are committed before the function goes
+	// on ("durability"): "checkpoint" (default: those before each
+	// checkpoint(), explicit or implicit) or "effect" (every one).
+	Durability string
 	// Retries is how many times a failed run is tried again ("retries": an
 	// integer 0..100). Default 0: attempts = Retries + 1.
 	Retries int
@@ -35,13 +39,16 @@ const (
 type configJSON struct {
 	Timeout string           `json:"timeout"`
 	Retries int              `json:"retries"`
+	Durability string        `json:"durability,omitempty"`
 	On      []map[string]any `json:"on,omitempty"`
 }
 
+// MarshalJSON encodes c with the timeout as a duration string.
 func (c Config) MarshalJSON() ([]byte, error) {
-	return json.Marshal(configJSON{Timeout: c.Timeout.String(), Retries: c.Retries, On: c.On})
+	return json.Marshal(configJSON{Timeout: c.Timeout.String(), Retries: c.Retries, Durability: c.Durability, On: c.On})
 }
 
+// UnmarshalJSON decodes what MarshalJSON encodes.
 func (c *Config) UnmarshalJSON(data []byte) error {
 	var wire configJSON
 	// UseNumber so that integers in "on" come back as int64, as Compile made them.
@@ -64,14 +71,14 @@ func (c *Config) UnmarshalJSON(data []byte) error {
 	if len(on) == 0 {
 		on = nil
 	}
-	*c = Config{Timeout: timeout, Retries: wire.Retries, On: on}
+	*c = Config{Timeout: timeout, Retries: wire.Retries, Durability: wire.Durability, On: on}
 	return nil
 }
 
 // readConfig reads the top-level `config := {...}` from the syntax tree.
 // Values must be literals: nothing runs at deploy time.
 func readConfig(program *ast.Program) (Config, error) {
-	config := Config{Timeout: defaultTimeout}
+	config := Config{Timeout: defaultTimeout, Durability: DurabilityCheckpoint}
 	var found ast.Node
 	for _, stmt := range program.Statements() {
 		value, ok, err := configStatement(stmt)
@@ -131,13 +138,34 @@ func (c *Config) read(m *ast.Map) error {
 			err = c.readRetries(e.value)
 		case "on":
 			err = c.readOn(e.value)
+		case "durability":
+			err = c.readDurability(e.value)
 		default:
-			err = sourceErrorAt(e.keyNode, "unknown config key %q (known: on, retries, timeout)", e.key)
+			err = sourceErrorAt(e.keyNode, "unknown config key %q (known: durability, on, retries, timeout)", e.key)
 		}
 		if err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// Durability values.
+const (
+	DurabilityCheckpoint = "checkpoint"
+	DurabilityEffect     = "effect"
+)
+
+func (c *Config) readDurability(node ast.Expression) error {
+	value, err := literal(node, "config.durability")
+	if err != nil {
+		return err
+	}
+	s, _ := value.(string)
+	if s != DurabilityCheckpoint && s != DurabilityEffect {
+		return sourceErrorAt(node, "config.durability must be %q or %q, not %s", DurabilityCheckpoint, DurabilityEffect, describe(value))
+	}
+	c.Durability = s
 	return nil
 }
 

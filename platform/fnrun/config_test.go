@@ -17,18 +17,18 @@ func TestConfig(t *testing.T) {
 		config string // the source's first lines; func main follows
 		want   Config
 	}{
-		{name: "Absent", config: "", want: Config{Timeout: time.Minute}},
-		{name: "Empty", config: "config := {}", want: Config{Timeout: time.Minute}},
+		{name: "Absent", config: "", want: Config{Timeout: time.Minute, Durability: DurabilityCheckpoint}},
+		{name: "Empty", config: "config := {}", want: Config{Timeout: time.Minute, Durability: DurabilityCheckpoint}},
 		{name: "Full", config: `config := {
   "timeout": "30m",
   "retries": 3,
   "on": [{"service": "disk", "status": ["CRIT", "WARN"], "level": -2, "ratio": 0.5, "muted": false, "owner": nil, "meta": {"k": [1]}}],
-}`, want: Config{Timeout: 30 * time.Minute, Retries: 3, On: []map[string]any{{
+}`, want: Config{Timeout: 30 * time.Minute, Durability: DurabilityCheckpoint, Retries: 3, On: []map[string]any{{
 			"service": "disk", "status": []any{"CRIT", "WARN"}, "level": int64(-2), "ratio": 0.5,
 			"muted": false, "owner": nil, "meta": map[string]any{"k": []any{int64(1)}},
 		}}}},
-		{name: "IdentKeys", config: `config := {timeout: "24h", retries: 100}`, want: Config{Timeout: 24 * time.Hour, Retries: 100}},
-		{name: "Var", config: `var config = {"retries": 0}`, want: Config{Timeout: time.Minute}},
+		{name: "IdentKeys", config: `config := {timeout: "24h", retries: 100}`, want: Config{Timeout: 24 * time.Hour, Durability: DurabilityCheckpoint, Retries: 100}},
+		{name: "Var", config: `var config = {"retries": 0}`, want: Config{Timeout: time.Minute, Durability: DurabilityCheckpoint}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,15 +50,21 @@ func TestConfigErrors(t *testing.T) {
 		column  int
 		message string
 	}{
-		{name: "Assigned", config: "config = {\"retries\": 1}", line: 1, column: 8,
-			message: "config must be a map literal declared with config := {...}, not assigned with ="},
+		{
+			name: "Assigned", config: "config = {\"retries\": 1}", line: 1, column: 8,
+			message: "config must be a map literal declared with config := {...}, not assigned with =",
+		},
 		{name: "NotAMap", config: "config := [1]", line: 1, column: 11, message: "config must be a map literal"},
-		{name: "Call", config: "config := {\n  \"timeout\": sprintf(\"%ds\", 5),\n}", line: 2, column: 14,
-			message: "config.timeout must be a literal (string, number, bool, nil, or a list or map of those), not a function call"},
+		{
+			name: "Call", config: "config := {\n  \"timeout\": sprintf(\"%ds\", 5),\n}", line: 2, column: 14,
+			message: "config.timeout must be a literal (string, number, bool, nil, or a list or map of those), not a function call",
+		},
 		{name: "Variable", config: "t := \"5s\"\nconfig := {\"timeout\": t}", line: 2, column: 23, message: "config.timeout must be a literal (string, number, bool, nil, or a list or map of those), not a variable (t)"},
 		{name: "Template", config: "config := {\"timeout\": '{1}s'}", line: 1, column: 23, message: "config.timeout must be a literal: a template string runs code"},
-		{name: "UnknownKey", config: "config := {\n  \"retries\": 1,\n  \"tiemout\": \"5s\",\n}", line: 3, column: 3,
-			message: `unknown config key "tiemout" (known: on, retries, timeout)`},
+		{
+			name: "UnknownKey", config: "config := {\n  \"retries\": 1,\n  \"tiemout\": \"5s\",\n}", line: 3, column: 3,
+			message: `unknown config key "tiemout" (known: durability, on, retries, timeout)`,
+		},
 		{name: "DuplicateKey", config: "config := {\"retries\": 1, \"retries\": 2}", line: 1, column: 26, message: `config has key "retries" twice`},
 		{name: "TimeoutNotString", config: "config := {\"timeout\": 30}", line: 1, column: 23, message: "config.timeout must be a duration string such as \"30s\" or \"15m\", not an integer (30)"},
 		{name: "BadDuration", config: "config := {\"timeout\": \"30\"}", line: 1, column: 23, message: `config.timeout: invalid duration "30"`},
@@ -70,8 +76,10 @@ func TestConfigErrors(t *testing.T) {
 		{name: "RetriesTooMany", config: "config := {\"retries\": 101}", line: 1, column: 23, message: "config.retries must be between 0 and 100, not 101"},
 		{name: "OnNotList", config: "config := {\"on\": {\"a\": 1}}", line: 1, column: 18, message: "config.on must be a list of maps"},
 		{name: "OnItemNotMap", config: "config := {\"on\": [{\"a\": 1}, \"b\"]}", line: 1, column: 29, message: "config.on[1] must be a map"},
-		{name: "OnValueCall", config: "config := {\"on\": [{\"host\": strings.to_lower(\"A\")}]}", line: 1, column: 28,
-			message: "config.on[0].host must be a literal (string, number, bool, nil, or a list or map of those), not a function call"},
+		{
+			name: "OnValueCall", config: "config := {\"on\": [{\"host\": strings.to_lower(\"A\")}]}", line: 1, column: 28,
+			message: "config.on[0].host must be a literal (string, number, bool, nil, or a list or map of those), not a function call",
+		},
 		{name: "OnNestedVariable", config: "x := 1\nconfig := {\"on\": [{\"n\": [1, x]}]}", line: 2, column: 29, message: "config.on[0].n[1] must be a literal"},
 		{name: "OnFunction", config: "config := {\"on\": [{\"f\": func() { return 1 }}]}", line: 1, column: 25, message: "config.on[0].f must be a literal (string, number, bool, nil, or a list or map of those), not a function"},
 		{name: "DeclaredTwice", config: "config := {}\nconfig := {}", line: 2, column: 1, message: "config is declared twice (first at line 1)"},

@@ -70,19 +70,21 @@ func TestEffectsSeeEveryCall(t *testing.T) {
 	_, err := runSource(t, NewRunner(RunnerConfig{}), everyEffect, fmt.Sprintf(`{"url": %q}`, srv.URL), RunOptions{Effects: rec, Logs: logs})
 	require.NoError(t, err)
 	require.Equal(t, []Call{
-		{Name: "now"},
-		{Name: "random"},
-		{Name: "random", Args: []any{int64(10)}},
-		{Name: "uuid"},
-		{Name: "sleep", Args: []any{"1ms"}},
-		{Name: "sleep", Args: []any{"1ms"}},
-		{Name: "http.request", Args: map[string]any{"method": "GET", "url": srv.URL + "/json?q=1", "headers": map[string]any{"X-A": "b"}}},
-		{Name: "http.request", Args: map[string]any{"method": "POST", "url": srv.URL + "/echo",
-			"headers": map[string]any{"Content-Type": "application/json"}, "body": `{"a":1}`, "timeout": "5s"}},
-		{Name: "http.request", Args: map[string]any{"method": "PUT", "url": srv.URL + "/echo", "body": "raw"}},
-		{Name: "log.info", Args: []any{"info 1"}},
-		{Name: "log.warn", Args: []any{"warn"}},
-		{Name: "log.error", Args: []any{"error"}},
+		{Name: "now", Line: 2},
+		{Name: "random", Line: 3},
+		{Name: "random", Args: []any{int64(10)}, Line: 4},
+		{Name: "uuid", Line: 5},
+		{Name: "sleep", Args: []any{"1ms"}, Line: 6},
+		{Name: "sleep", Args: []any{"1ms"}, Line: 7},
+		{Name: "http.request", Args: map[string]any{"method": "GET", "url": srv.URL + "/json?q=1", "headers": map[string]any{"X-A": "b"}}, Line: 8},
+		{Name: "http.request", Args: map[string]any{
+			"method": "POST", "url": srv.URL + "/echo",
+			"headers": map[string]any{"Content-Type": "application/json"}, "body": `{"a":1}`, "timeout": "5s",
+		}, Line: 9},
+		{Name: "http.request", Args: map[string]any{"method": "PUT", "url": srv.URL + "/echo", "body": "raw"}, Line: 10},
+		{Name: "log.info", Args: []any{"info 1"}, Line: 11},
+		{Name: "log.warn", Args: []any{"warn"}, Line: 12},
+		{Name: "log.error", Args: []any{"error"}, Line: 13},
 	}, rec.calls)
 	require.Equal(t, []logLine{{"info", "info 1"}, {"warn", "warn"}, {"error", "error"}}, logs.lines)
 
@@ -130,12 +132,14 @@ func TestEffectsReplay(t *testing.T) {
 		{name: "AsRecorded", results: func(*testing.T) []any { return rec.results }},
 		// A journal may hand results back decoded from JSON: numbers as float64...
 		{name: "FromJSON", results: func(t *testing.T) []any {
+			t.Helper()
 			var results []any
 			require.NoError(t, json.Unmarshal(resultsJSON, &results))
 			return results
 		}},
 		// ... or as json.Number.
 		{name: "FromJSONNumbers", results: func(t *testing.T) []any {
+			t.Helper()
 			dec := json.NewDecoder(bytes.NewReader(resultsJSON))
 			dec.UseNumber()
 			var results []any
@@ -183,13 +187,19 @@ func TestEffectsErrors(t *testing.T) {
 		want    *RunError
 		result  string
 	}{
-		{name: "ErrorIsRaised", effects: refuse, source: "func main() {\n  return uuid()\n}",
-			want: &RunError{Kind: KindRuntime, Message: "uuid: journal says no", Line: 2, Column: 10, Builtin: "uuid"}},
+		{
+			name: "ErrorIsRaised", effects: refuse, source: "func main() {\n  return uuid()\n}",
+			want: &RunError{Kind: KindRuntime, Message: "uuid: journal says no", Line: 2, Column: 10, Builtin: "uuid"},
+		},
 		{name: "ErrorIsCatchable", effects: refuse, source: "func main() {\n  return try(uuid, \"fallback\")\n}", result: `"fallback"`},
-		{name: "RunErrorIsFatal", effects: mismatch, source: "func main() {\n  return try(func() { return uuid() }, \"fallback\")\n}",
-			want: &RunError{Kind: KindInternal, Message: "replay mismatch", Line: 2, Column: 30, Builtin: "uuid"}},
-		{name: "UnexpectedResult", effects: wrongForm, source: "func main() {\n  return now()\n}",
-			want: &RunError{Kind: KindInternal, Message: "now: effect result has an unexpected form: 42", Line: 2, Column: 10, Builtin: "now"}},
+		{
+			name: "RunErrorIsFatal", effects: mismatch, source: "func main() {\n  return try(func() { return uuid() }, \"fallback\")\n}",
+			want: &RunError{Kind: KindInternal, Message: "replay mismatch", Line: 2, Column: 30, Builtin: "uuid"},
+		},
+		{
+			name: "UnexpectedResult", effects: wrongForm, source: "func main() {\n  return now()\n}",
+			want: &RunError{Kind: KindInternal, Message: "now: effect result has an unexpected form: 42", Line: 2, Column: 10, Builtin: "now"},
+		},
 	}
 	r := NewRunner(RunnerConfig{})
 	for _, tt := range tests {

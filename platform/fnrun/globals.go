@@ -58,7 +58,7 @@ func risorModules() map[string]func() *object.Module {
 
 // ownGlobalNames are the globals Powny adds; their effects go through Effects.
 func ownGlobalNames() []string {
-	return []string{"http", "log", "now", "random", "sleep", "uuid"}
+	return []string{"checkpoint", "http", "log", "now", "random", "sleep", "uuid"}
 }
 
 // globalNames lists every global of the sandbox, for the compiler.
@@ -105,6 +105,7 @@ func (r *Runner) buildGlobals() map[string]any {
 	globals["random"] = tracked("random", withState(random))
 	globals["uuid"] = tracked("uuid", withState(newUUID))
 	globals["sleep"] = tracked("sleep", withState(sleep))
+	globals["checkpoint"] = tracked("checkpoint", withState(checkpoint))
 	globals["log"] = newSandboxModule("log", r.logModule())
 	globals["http"] = newSandboxModule("http", r.httpModule())
 	return globals

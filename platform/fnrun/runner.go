@@ -27,6 +27,10 @@ type RunnerConfig struct {
 	// MaxLogMessage is the length in bytes beyond which a log message is
 	// truncated. Default 16 KiB.
 	MaxLogMessage int
+	// SuspendAfter is the longest sleep done in place when Effects is a
+	// Checkpointer: a longer one checkpoints and suspends the run, which then
+	// holds no worker until it is due. Default 1s.
+	SuspendAfter time.Duration
 }
 
 func (c RunnerConfig) withDefaults() RunnerConfig {
@@ -41,6 +45,9 @@ func (c RunnerConfig) withDefaults() RunnerConfig {
 	}
 	if c.MaxLogMessage <= 0 {
 		c.MaxLogMessage = 16 << 10
+	}
+	if c.SuspendAfter <= 0 {
+		c.SuspendAfter = time.Second
 	}
 	return c
 }
@@ -79,6 +86,9 @@ const (
 	KindCanceled = "canceled" // the caller's ctx ended
 	KindLimit    = "limit"    // a size or depth limit was exceeded
 	KindInternal = "internal" // a bad call to Run, a bad effect result, or a Risor crash
+	// KindSuspended is not a failure: the run checkpointed at a durable sleep
+	// and stopped; RunError.Until says when to resume it.
+	KindSuspended = "suspended"
 )
 
 // RunError is the error Runner.Run returns.
@@ -93,6 +103,8 @@ type RunError struct {
 	// Builtin is the builtin that failed, or else the last builtin called
 	// before the error, such as "http.get"; "" if none was called.
 	Builtin string
+	// Until is when a suspended run resumes.
+	Until time.Time
 }
 
 func (e *RunError) Error() string {
@@ -127,6 +139,7 @@ func (r *Runner) Run(ctx context.Context, prog *Program, input []byte, opts RunO
 		effects: opts.Effects,
 		logs:    opts.Logs,
 		timeout: opts.Timeout,
+		suspend: r.cfg.SuspendAfter,
 		cancel:  cancel,
 		sites:   prog.sites,
 	}
@@ -153,12 +166,16 @@ func (r *Runner) Run(ctx context.Context, prog *Program, input []byte, opts RunO
 			}
 			err = merr.Unwrap()
 		}
-		return nil, &RunError{Kind: KindRuntime, Builtin: st.last.name,
-			Message: "main returned a value that cannot be encoded as JSON: " + err.Error()}
+		return nil, &RunError{
+			Kind: KindRuntime, Builtin: st.last.name,
+			Message: "main returned a value that cannot be encoded as JSON: " + err.Error(),
+		}
 	}
 	if len(data) > r.cfg.MaxResult {
-		return nil, &RunError{Kind: KindLimit, Builtin: st.last.name,
-			Message: fmt.Sprintf("main's result is %d bytes of JSON, more than the limit of %d", len(data), r.cfg.MaxResult)}
+		return nil, &RunError{
+			Kind: KindLimit, Builtin: st.last.name,
+			Message: fmt.Sprintf("main's result is %d bytes of JSON, more than the limit of %d", len(data), r.cfg.MaxResult),
+		}
 	}
 	return data, nil
 }

@@ -37,11 +37,15 @@ func TestRun(t *testing.T) {
 		input  string
 		want   string
 	}{
-		{name: "Echo", source: "func main(input) { return input }",
+		{
+			name: "Echo", source: "func main(input) { return input }",
 			input: `{"a": 1, "b": 1.5, "c": [1, {"d": null}], "e": "s", "f": true, "g": -7, "h": 1e3, "i": 12345678901234}`,
-			want:  `{"a": 1, "b": 1.5, "c": [1, {"d": null}], "e": "s", "f": true, "g": -7, "h": 1000, "i": 12345678901234}`},
-		{name: "IntegersStayIntegers", source: "func main(input) { return [type(input.a), type(input.b), type(input.c), input.a + 1] }",
-			input: `{"a": 41, "b": 1.0, "c": 1e2}`, want: `["int", "float", "float", 42]`},
+			want:  `{"a": 1, "b": 1.5, "c": [1, {"d": null}], "e": "s", "f": true, "g": -7, "h": 1000, "i": 12345678901234}`,
+		},
+		{
+			name: "IntegersStayIntegers", source: "func main(input) { return [type(input.a), type(input.b), type(input.c), input.a + 1] }",
+			input: `{"a": 41, "b": 1.0, "c": 1e2}`, want: `["int", "float", "float", 42]`,
+		},
 		{name: "NestedData", source: `func main() {
   m := {"list": [1, 2.5, "x", nil, true], "map": {"n": {"o": [1]}}}
   m["count"] = len(m["list"])
@@ -76,24 +80,42 @@ func TestRunErrors(t *testing.T) {
 		input  string
 		want   *RunError
 	}{
-		{name: "Error", source: "func main() {\n  return error(\"boom %d\", 1)\n}",
-			want: &RunError{Kind: KindRuntime, Message: "boom 1", Line: 2, Column: 10, Builtin: "error"}},
-		{name: "TypeError", source: "func main() {\n  return 1 + \"a\"\n}",
-			want: &RunError{Kind: KindRuntime, Message: "type error: unsupported operation for int: + on type string"}},
-		{name: "MissingAttribute", source: "func main(input) {\n  return input.nope\n}", input: `{}`,
-			want: &RunError{Kind: KindRuntime, Message: `type error: attribute "nope" not found on map object`}},
-		{name: "DeepRecursion", source: "func f(n) { return f(n + 1) }\nfunc main() { return f(0) }",
-			want: &RunError{Kind: KindLimit, Message: "stack overflow: more than 1024 nested calls or values on the stack (deep recursion or a very large literal)"}},
-		{name: "HugeLiteral", source: "func main() { return " + bigList + " }",
-			want: &RunError{Kind: KindLimit, Message: "stack overflow: more than 1024 nested calls or values on the stack (deep recursion or a very large literal)"}},
-		{name: "ResultNotJSON", source: "func main() { return [func() {}] }",
-			want: &RunError{Kind: KindRuntime, Message: "main returned a value that cannot be encoded as JSON: type error: unable to marshal function"}},
-		{name: "ResultTooLarge", cfg: RunnerConfig{MaxResult: 1000}, source: "func main() { return strings.repeat(\"x\", 1000) }",
-			want: &RunError{Kind: KindLimit, Message: "main's result is 1002 bytes of JSON, more than the limit of 1000", Builtin: "strings.repeat"}},
-		{name: "InvalidInput", source: "func main(input) { return input }", input: `{"a": `,
-			want: &RunError{Kind: KindInternal, Message: "input is not valid JSON: unexpected EOF"}},
-		{name: "TrailingInput", source: "func main(input) { return input }", input: `{} {}`,
-			want: &RunError{Kind: KindInternal, Message: "input is not valid JSON: unexpected data after the JSON value"}},
+		{
+			name: "Error", source: "func main() {\n  return error(\"boom %d\", 1)\n}",
+			want: &RunError{Kind: KindRuntime, Message: "boom 1", Line: 2, Column: 10, Builtin: "error"},
+		},
+		{
+			name: "TypeError", source: "func main() {\n  return 1 + \"a\"\n}",
+			want: &RunError{Kind: KindRuntime, Message: "type error: unsupported operation for int: + on type string"},
+		},
+		{
+			name: "MissingAttribute", source: "func main(input) {\n  return input.nope\n}", input: `{}`,
+			want: &RunError{Kind: KindRuntime, Message: `type error: attribute "nope" not found on map object`},
+		},
+		{
+			name: "DeepRecursion", source: "func f(n) { return f(n + 1) }\nfunc main() { return f(0) }",
+			want: &RunError{Kind: KindLimit, Message: "stack overflow: more than 1024 nested calls or values on the stack (deep recursion or a very large literal)"},
+		},
+		{
+			name: "HugeLiteral", source: "func main() { return " + bigList + " }",
+			want: &RunError{Kind: KindLimit, Message: "stack overflow: more than 1024 nested calls or values on the stack (deep recursion or a very large literal)"},
+		},
+		{
+			name: "ResultNotJSON", source: "func main() { return [func() {}] }",
+			want: &RunError{Kind: KindRuntime, Message: "main returned a value that cannot be encoded as JSON: type error: unable to marshal function"},
+		},
+		{
+			name: "ResultTooLarge", cfg: RunnerConfig{MaxResult: 1000}, source: "func main() { return strings.repeat(\"x\", 1000) }",
+			want: &RunError{Kind: KindLimit, Message: "main's result is 1002 bytes of JSON, more than the limit of 1000", Builtin: "strings.repeat"},
+		},
+		{
+			name: "InvalidInput", source: "func main(input) { return input }", input: `{"a": `,
+			want: &RunError{Kind: KindInternal, Message: "input is not valid JSON: unexpected EOF"},
+		},
+		{
+			name: "TrailingInput", source: "func main(input) { return input }", input: `{} {}`,
+			want: &RunError{Kind: KindInternal, Message: "input is not valid JSON: unexpected data after the JSON value"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,16 +141,24 @@ func TestRunTimeout(t *testing.T) {
 		source string
 		want   *RunError
 	}{
-		{name: "Loop", source: "func main() { for {} }",
-			want: &RunError{Kind: KindTimeout, Message: "timed out after 200ms"}},
-		{name: "Sleep", source: "func main() {\n  sleep(\"10s\")\n}",
-			want: &RunError{Kind: KindTimeout, Message: "timed out after 200ms", Line: 2, Column: 3, Builtin: "sleep"}},
+		{
+			name: "Loop", source: "func main() { for {} }",
+			want: &RunError{Kind: KindTimeout, Message: "timed out after 200ms"},
+		},
+		{
+			name: "Sleep", source: "func main() {\n  sleep(\"10s\")\n}",
+			want: &RunError{Kind: KindTimeout, Message: "timed out after 200ms", Line: 2, Column: 3, Builtin: "sleep"},
+		},
 		// try() swallows the interrupted sleep, but the run still times out.
-		{name: "SwallowedByTry", source: "func main() {\n  try(func() { sleep(10) }, 1)\n  return \"done\"\n}",
-			want: &RunError{Kind: KindTimeout, Message: "timed out after 200ms", Line: 2, Column: 16, Builtin: "sleep"}},
+		{
+			name: "SwallowedByTry", source: "func main() {\n  try(func() { sleep(10) }, 1)\n  return \"done\"\n}",
+			want: &RunError{Kind: KindTimeout, Message: "timed out after 200ms", Line: 2, Column: 16, Builtin: "sleep"},
+		},
 		// Every effect after the timeout refuses.
-		{name: "EffectsRefuse", source: "func main() {\n  try(func() { sleep(10) }, 1)\n  for { try(now, 1) }\n}",
-			want: &RunError{Kind: KindTimeout, Message: "timed out after 200ms", Line: 2, Column: 16, Builtin: "sleep"}},
+		{
+			name: "EffectsRefuse", source: "func main() {\n  try(func() { sleep(10) }, 1)\n  for { try(now, 1) }\n}",
+			want: &RunError{Kind: KindTimeout, Message: "timed out after 200ms", Line: 2, Column: 16, Builtin: "sleep"},
+		},
 	}
 	r := NewRunner(RunnerConfig{})
 	for _, tt := range tests {

@@ -23,6 +23,7 @@ type runState struct {
 	effects Effects
 	logs    LogSink
 	timeout time.Duration
+	suspend time.Duration // RunnerConfig.SuspendAfter
 	cancel  context.CancelCauseFunc
 	sites   callSites
 	vm      *vm.VirtualMachine
@@ -90,6 +91,9 @@ func (st *runState) do(ctx context.Context, call Call, perform func(context.Cont
 	if ctx.Err() != nil {
 		return nil, st.fail(st.interrupted(ctx))
 	}
+	if call.Line == 0 {
+		call.Line, _ = st.position()
+	}
 	result, err := st.effects.Do(ctx, call, perform)
 	if ctx.Err() != nil {
 		return nil, st.fail(st.interrupted(ctx))
@@ -104,24 +108,41 @@ func (st *runState) do(ctx context.Context, call Call, perform func(context.Cont
 	return result, nil
 }
 
+// position is the source position of the builtin call in progress.
+func (st *runState) position() (line, column int) {
+	call := st.last
+	call.code = runningCodeID(st.vm)
+	return call.position(st.sites)
+}
+
 // fail makes err the run's fatal error and stops the VM.
 func (st *runState) fail(err *RunError) *object.Error {
 	if err.Builtin == "" {
-		call := st.last
-		call.code = runningCodeID(st.vm)
-		err.Builtin = call.name
-		err.Line, err.Column = call.position(st.sites)
+		err.Builtin = st.last.name
+		err.Line, err.Column = st.position()
 	}
 	st.fatal = err
 	st.cancel(err)
 	return object.NewError(err)
 }
 
+// checkpointFailed fails the run when a checkpoint could not be stored: the
+// function must not go on as if its effects were durable.
+func (st *runState) checkpointFailed(err error) *object.Error {
+	if rerr, ok := errors.AsType[*RunError](err); ok {
+		copied := *rerr
+		return st.fail(&copied)
+	}
+	return st.fail(&RunError{Kind: KindInternal, Message: "checkpoint: " + err.Error()})
+}
+
 // badResult fails the run when an effect result does not have the form its
 // builtin expects: a journal returned something perform never does.
 func (st *runState) badResult(result any) *object.Error {
-	return st.fail(&RunError{Kind: KindInternal,
-		Message: fmt.Sprintf("%s: effect result has an unexpected form: %#v", st.last.name, result)})
+	return st.fail(&RunError{
+		Kind:    KindInternal,
+		Message: fmt.Sprintf("%s: effect result has an unexpected form: %#v", st.last.name, result),
+	})
 }
 
 // interrupted describes why ctx ended: the run's timeout, or the caller.
@@ -145,8 +166,10 @@ var stackOverflow = regexp.MustCompile(`^panic: runtime error: index out of rang
 func (st *runState) runtimeError(err error) *RunError {
 	msg := err.Error()
 	if stackOverflow.MatchString(msg) {
-		return &RunError{Kind: KindLimit, Builtin: st.last.name,
-			Message: "stack overflow: more than 1024 nested calls or values on the stack (deep recursion or a very large literal)"}
+		return &RunError{
+			Kind: KindLimit, Builtin: st.last.name,
+			Message: "stack overflow: more than 1024 nested calls or values on the stack (deep recursion or a very large literal)",
+		}
 	}
 	if strings.HasPrefix(msg, "panic: ") {
 		return &RunError{Kind: KindInternal, Builtin: st.last.name, Message: "risor " + msg}

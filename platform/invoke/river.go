@@ -42,6 +42,11 @@ func NewRiverClient(pool *pgxpool.Pool, cfg RiverConfig) (*river.Client[pgx.Tx],
 		// The worker enforces each function's own timeout (Worker.Timeout
 		// returns -1), so River's default one-minute limit must not apply.
 		JobTimeout: -1,
+		// The collector rescues the invocations of lost workers within
+		// seconds, onto fresh jobs. River's rescuer, which re-runs the same
+		// job row, stays as a backstop only: after the longest timeout a
+		// function may have.
+		RescueStuckJobsAfter: 25 * time.Hour,
 	}
 	if cfg.Workers != nil {
 		rc.Workers = cfg.Workers

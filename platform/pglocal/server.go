@@ -165,7 +165,8 @@ func (s *Server) stop(ctx context.Context) error {
 		return nil
 	}
 	s.proc = nil
-	defer p.logFile.Close()
+	// postgres has its own descriptor of the log; ours was never written to.
+	defer func() { _ = p.logFile.Close() }()
 	logger := s.logger.With(slog.Int("port", s.port), slog.Int("pid", p.cmd.Process.Pid))
 	select {
 	case <-p.done:
@@ -240,7 +241,7 @@ func (s *Server) startOnce(ctx context.Context) error {
 	}
 	logStart, err := logFile.Seek(0, io.SeekEnd)
 	if err != nil {
-		logFile.Close()
+		_ = logFile.Close()
 		return fmt.Errorf("pglocal: open log: %w", err)
 	}
 
@@ -254,7 +255,7 @@ func (s *Server) startOnce(ctx context.Context) error {
 		Pdeathsig:  syscall.SIGKILL, // backstop: the Go program died
 	}
 	if err := cmd.Start(); err != nil {
-		logFile.Close()
+		_ = logFile.Close()
 		return fmt.Errorf("pglocal: run postgres: %w", err)
 	}
 	p := &process{cmd: cmd, logFile: logFile, done: make(chan struct{})}
@@ -273,7 +274,7 @@ func (s *Server) startOnce(ctx context.Context) error {
 			_ = cmd.Process.Kill()
 			<-p.done
 		}
-		logFile.Close()
+		_ = logFile.Close()
 		tail := readTail(logPath, logStart)
 		switch {
 		case strings.Contains(tail, "Address already in use") || strings.Contains(tail, "could not bind IPv4"):
@@ -352,7 +353,7 @@ func (s *Server) ping(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
 	var dataDir string
 	if err := conn.QueryRow(ctx, "SHOW data_directory").Scan(&dataDir); err != nil {
 		return err
@@ -519,7 +520,7 @@ func readTail(path string, offset int64) string {
 	if err != nil {
 		return fmt.Sprintf("(cannot read log: %v)", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	fi, err := f.Stat()
 	if err != nil {
 		return fmt.Sprintf("(cannot read log: %v)", err)

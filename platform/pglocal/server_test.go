@@ -288,14 +288,15 @@ func TestHelperProcess(t *testing.T) {
 	if dir == "" {
 		t.Skip("helper for TestKilledParent")
 	}
+	// The parent test reads the first line of stdout.
 	s, err := Start(context.Background(), Config{DataDir: dir, Settings: fastSettings()})
 	if err != nil {
-		fmt.Println("error", err)
-		os.Exit(1)
+		_, _ = fmt.Fprintln(os.Stdout, "error", err)
+		t.FailNow()
 	}
-	fmt.Printf("postmaster %d\n", s.Pid())
+	_, _ = fmt.Fprintf(os.Stdout, "postmaster %d\n", s.Pid())
 	time.Sleep(time.Minute) // killed by the parent test
-	os.Exit(1)
+	t.Fatal("not killed by the parent test")
 }
 
 func TestIsPostmasterOf(t *testing.T) {

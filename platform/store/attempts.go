@@ -14,27 +14,48 @@ import (
 // finished (cancelled while queued, say), so there is nothing to run.
 var ErrNotRunnable = errors.New("invocation is finished")
 
-// Run is what a worker needs to run one attempt of an invocation.
-type Run struct {
+// ErrFenced is returned by the writes of a run that no longer owns its
+// invocation: the invocation moved to another River job (it was rescued) or
+// another run of the same job claimed it since. Nothing was written; the run
+// must stop.
+var ErrFenced = errors.New("this run no longer owns the invocation")
+
+// Fence identifies one run of an invocation: the River job that owns the
+// invocation and the attempt number the run claimed. Every write a worker
+// makes for the invocation checks both in the same statement.
+type Fence struct {
 	InvocationID int64
-	VersionID    int64
-	Input        json.RawMessage
-	MaxAttempts  int
-	StartedAt    time.Time
+	RiverJobID   int64
+	Attempt      int
 }
 
-// StartAttempt marks the invocation that River job jobID owns running under
-// attempt by worker, in one statement that touches no index. ErrNotRunnable
-// says it is finished (or that the job owns no invocation any more).
-func (s *Store) StartAttempt(ctx context.Context, jobID int64, attempt int, worker string) (Run, error) {
-	var r Run
+// Run is what a worker needs to run one attempt of an invocation.
+type Run struct {
+	Fence
+	VersionID      int64
+	Input          json.RawMessage
+	MaxAttempts    int
+	Failures       int // failed attempts before this one
+	Checkpoints    int // checkpoint rows of its journal
+	JournalEntries int // entries in them
+	StartedAt      time.Time
+}
+
+// StartAttempt claims the invocation that River job jobID owns for a new run
+// by worker: it becomes running, and its attempt counter, the fence, moves
+// on, so any earlier run of it is fenced off. One statement, no index
+// written. ErrNotRunnable says it is finished, or that the job owns no
+// invocation any more (it was rescued onto another job).
+func (s *Store) StartAttempt(ctx context.Context, jobID int64, worker string) (Run, error) {
+	r := Run{Fence: Fence{RiverJobID: jobID}}
 	err := s.pool.QueryRow(ctx, `
 		UPDATE powny.invocations
-		SET state = 'running', attempts = $2, worker = $3,
+		SET state = 'running', attempts = attempts + 1, worker = $2, wake_at = NULL,
 		    attempt_started_at = now(), started_at = COALESCE(started_at, now())
-		WHERE river_job_id = $1 AND state IN ('queued', 'running')
-		RETURNING id, version_id, input, max_attempts, attempt_started_at`,
-		jobID, attempt, worker).Scan(&r.InvocationID, &r.VersionID, &r.Input, &r.MaxAttempts, &r.StartedAt)
+		WHERE river_job_id = $1 AND state IN ('queued', 'running', 'waiting')
+		RETURNING id, attempts, version_id, input, max_attempts, failures, checkpoints, journal_entries, attempt_started_at`,
+		jobID, worker).Scan(&r.InvocationID, &r.Attempt, &r.VersionID, &r.Input, &r.MaxAttempts, &r.Failures,
+		&r.Checkpoints, &r.JournalEntries, &r.StartedAt)
 	if err = interpretError(err); errors.Is(err, ErrNotFound) {
 		return r, ErrNotRunnable
 	}
@@ -42,6 +63,66 @@ func (s *Store) StartAttempt(ctx context.Context, jobID int64, attempt int, work
 		return r, fmt.Errorf("start attempt: %w", err)
 	}
 	return r, nil
+}
+
+// LoadJournal returns the checkpoint rows of an invocation's journal, in
+// order: each is a JSON array of entries.
+func (s *Store) LoadJournal(ctx context.Context, invocationID int64) ([][]byte, error) {
+	rows, err := s.pool.Query(ctx, `SELECT entries FROM powny.checkpoints WHERE invocation_id = $1 ORDER BY seq`, invocationID)
+	if err != nil {
+		return nil, fmt.Errorf("load journal: %w", err)
+	}
+	entries, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		return nil, fmt.Errorf("load journal: %w", err)
+	}
+	return entries, nil
+}
+
+// JournalRows are journal entries to store as one checkpoint row.
+type JournalRows struct {
+	FirstEntry int    // seq of the first entry: must follow the entries stored before
+	Count      int    // how many entries
+	Entries    []byte // their JSON array
+	Line       int    // source line of the checkpoint() call, 0 when implicit
+}
+
+// Checkpoint stores entries as the invocation's next checkpoint row, with
+// the lines logged since the last one, in one statement that first checks
+// the fence and that the entries follow those already stored. ErrFenced when
+// either fails; nothing is written then.
+func (s *Store) Checkpoint(ctx context.Context, f Fence, worker string, j JournalRows, logs []LogLine) error {
+	levels, messages, times := logColumns(logs)
+	tag, err := s.pool.Exec(ctx, `
+		WITH owner AS (
+			UPDATE powny.invocations
+			SET checkpoints = checkpoints + 1, journal_entries = journal_entries + $5
+			WHERE id = $1 AND river_job_id = $2 AND attempts = $3 AND state = 'running' AND journal_entries = $4
+			RETURNING checkpoints
+		), logs AS (
+			INSERT INTO powny.logs (invocation_id, attempt, level, message, logged_at)
+			SELECT $1, $3, l, m, t FROM owner, unnest($9::text[], $10::text[], $11::timestamptz[]) AS x(l, m, t)
+		)
+		INSERT INTO powny.checkpoints (invocation_id, seq, attempt, worker, first_entry, entry_count, entries, line)
+		SELECT $1, checkpoints, $3, $6, $4, $5, $7, $8 FROM owner`,
+		f.InvocationID, f.RiverJobID, f.Attempt, j.FirstEntry, j.Count, worker, j.Entries, nullInt(j.Line),
+		levels, messages, times)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", interpretError(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrFenced
+	}
+	return nil
+}
+
+// logColumns turns lines into the three arrays an unnest inserts.
+func logColumns(logs []LogLine) (levels, messages []string, times []time.Time) {
+	levels, messages, times = make([]string, len(logs)), make([]string, len(logs)), make([]time.Time, len(logs))
+	for i, l := range logs {
+		levels[i], messages[i], times[i] = l.Level, l.Message, l.LoggedAt
+	}
+	return levels, messages, times
 }
 
 // LogLine is one line a function logged.
@@ -54,22 +135,39 @@ type LogLine struct {
 }
 
 // AttemptEnd is how an attempt ended. State is the invocation's state after
-// it: final (succeeded, failed, cancelled) or queued when it will be retried.
+// it: final (succeeded, failed, cancelled), queued when it runs again (a
+// retry after a failure, or a resume after its worker stopped), or waiting
+// when it sleeps until WakeAt. Failed counts the attempt as a failure.
 type AttemptEnd struct {
-	InvocationID int64
-	Attempt      int
-	Worker       string
-	RiverJobID   int64
-	StartedAt    time.Time
-	State        string
-	Result       json.RawMessage // for succeeded
-	Error        *Failure        // for everything else
-	Logs         []LogLine
+	Fence
+	Worker    string
+	StartedAt time.Time
+	State     string
+	Failed    bool
+	WakeAt    time.Time       // for waiting
+	Result    json.RawMessage // for succeeded
+	Error     *Failure        // for failed, cancelled and queued
+	Logs      []LogLine
+	Journal   *JournalRows // entries not yet stored, if any
 }
 
-// EndAttempt records how an attempt ended, and the lines it logged, in one
-// statement. An invocation that was cancelled meanwhile keeps its state.
-// When the state is final, the id is sent on DoneChannel.
+// outcome is what the attempts table says of an attempt.
+func (e AttemptEnd) outcome() string {
+	switch {
+	case e.Failed:
+		return StateFailed
+	case e.State == StateWaiting:
+		return "suspended"
+	case e.State == StateQueued:
+		return "interrupted"
+	}
+	return e.State
+}
+
+// EndAttempt records how an attempt ended, the lines it logged and the rest
+// of its journal, in one statement that first checks the fence (ErrFenced:
+// nothing written). An invocation cancelled meanwhile keeps its state. When
+// the state is final, the id is sent on DoneChannel.
 func (s *Store) EndAttempt(ctx context.Context, e AttemptEnd) error {
 	var kind, msg *string
 	var line *int
@@ -79,35 +177,62 @@ func (s *Store) EndAttempt(ctx context.Context, e AttemptEnd) error {
 			line = &e.Error.Line
 		}
 	}
-	outcome := e.State
-	if outcome == StateQueued {
-		outcome = StateFailed
+	levels, messages, times := logColumns(e.Logs)
+	j := JournalRows{}
+	if e.Journal != nil {
+		j = *e.Journal
 	}
-	levels, messages, times := make([]string, len(e.Logs)), make([]string, len(e.Logs)), make([]time.Time, len(e.Logs))
-	for i, l := range e.Logs {
-		levels[i], messages[i], times[i] = l.Level, l.Message, l.LoggedAt
+	var wakeAt *time.Time
+	if e.State == StateWaiting {
+		wakeAt = &e.WakeAt
 	}
-	if _, err := s.pool.Exec(ctx, `
-		WITH inv AS (
-			UPDATE powny.invocations
-			SET state = $2, result = $3, error_kind = $5, error = $4, error_line = $7,
-			    finished_at = CASE WHEN $2 IN ('succeeded', 'failed', 'cancelled') THEN now() END
-			WHERE id = $1 AND state = 'running'
-			RETURNING id, state
+	var owned bool
+	err := s.pool.QueryRow(ctx, `
+		WITH owner AS (
+			SELECT id, state, checkpoints, journal_entries FROM powny.invocations
+			WHERE id = $1 AND river_job_id = $2 AND attempts = $3
+			FOR UPDATE
+		), cp AS (
+			INSERT INTO powny.checkpoints (invocation_id, seq, attempt, worker, first_entry, entry_count, entries, line)
+			SELECT $1, owner.checkpoints + 1, $3, $9, owner.journal_entries, $15, $16, NULL
+			FROM owner WHERE $15 > 0 AND owner.state = 'running'
+			RETURNING seq
+		), inv AS (
+			UPDATE powny.invocations i
+			SET state = $4, result = $5, error_kind = $7, error = $6, error_line = $8, wake_at = $17,
+			    failures = i.failures + CASE WHEN $18 THEN 1 ELSE 0 END,
+			    checkpoints = COALESCE((SELECT seq FROM cp), i.checkpoints),
+			    journal_entries = i.journal_entries + COALESCE((SELECT $15 FROM cp), 0),
+			    finished_at = CASE WHEN $4 IN ('succeeded', 'failed', 'cancelled') THEN now() END
+			FROM owner WHERE i.id = owner.id AND owner.state = 'running'
+			RETURNING i.id, i.state
 		), att AS (
 			INSERT INTO powny.attempts (invocation_id, attempt, worker, river_job_id, started_at, finished_at, outcome, error)
-			VALUES ($1, $8, $9, $10, $11, now(), $6, $4)
+			SELECT $1, $3, $9, $2, $10, now(), $11, $6 FROM owner
 			ON CONFLICT (invocation_id, attempt) DO NOTHING
 		), logs AS (
 			INSERT INTO powny.logs (invocation_id, attempt, level, message, logged_at)
-			SELECT $1, $8, l, m, t FROM unnest($12::text[], $13::text[], $14::timestamptz[]) AS x(l, m, t)
+			SELECT $1, $3, l, m, t FROM owner, unnest($12::text[], $13::text[], $14::timestamptz[]) AS x(l, m, t)
+		), done AS (
+			SELECT pg_notify('`+DoneChannel+`', id::text) FROM inv WHERE state IN ('succeeded', 'failed', 'cancelled')
 		)
-		SELECT pg_notify('`+DoneChannel+`', id::text) FROM inv WHERE state <> 'queued'`,
-		e.InvocationID, e.State, nullJSON(e.Result), msg, kind, outcome, line,
-		e.Attempt, e.Worker, e.RiverJobID, e.StartedAt, levels, messages, times); err != nil {
+		SELECT EXISTS (SELECT 1 FROM owner) FROM (SELECT count(*) FROM done) AS d`,
+		e.InvocationID, e.RiverJobID, e.Attempt, e.State, nullJSON(e.Result), msg, kind, line,
+		e.Worker, e.StartedAt, e.outcome(), levels, messages, times, j.Count, j.Entries, wakeAt, e.Failed).Scan(&owned)
+	if err != nil {
 		return fmt.Errorf("end attempt: %w", err)
 	}
+	if !owned {
+		return ErrFenced
+	}
 	return nil
+}
+
+func nullInt(n int) *int {
+	if n == 0 {
+		return nil
+	}
+	return &n
 }
 
 func nullJSON(b json.RawMessage) any {

@@ -15,6 +15,7 @@ import (
 const (
 	StateQueued    = "queued"
 	StateRunning   = "running"
+	StateWaiting   = "waiting"
 	StateSucceeded = "succeeded"
 	StateFailed    = "failed"
 	StateCancelled = "cancelled"
@@ -41,7 +42,11 @@ type Invocation struct {
 	Result         json.RawMessage `json:"result,omitempty"`
 	Error          *Failure        `json:"error,omitempty"`
 	Attempts       int             `json:"attempts"`
+	Failures       int             `json:"failures"`
 	MaxAttempts    int             `json:"max_attempts"`
+	Checkpoints    int             `json:"checkpoints"`
+	JournalEntries int             `json:"journal_entries"`
+	WakeAt         *time.Time      `json:"wake_at,omitempty"`
 	IdempotencyKey string          `json:"idempotency_key,omitempty"`
 	RiverJobID     int64           `json:"river_job_id,omitempty"`
 	Worker         string          `json:"worker,omitempty"`
@@ -59,8 +64,8 @@ type Failure struct {
 
 const invocationSelect = `
 	SELECT i.id, f.name, v.number, i.version_id, i.trigger, i.state, i.input, i.result,
-	       i.error_kind, i.error, i.error_line, i.attempts, i.max_attempts,
-	       i.idempotency_key, i.river_job_id, i.worker, i.created_at, i.started_at, i.finished_at
+	       i.error_kind, i.error, i.error_line, i.attempts, i.failures, i.max_attempts,
+	       i.checkpoints, i.journal_entries, i.wake_at, i.idempotency_key, i.river_job_id, i.worker, i.created_at, i.started_at, i.finished_at
 	FROM powny.invocations i
 	JOIN powny.functions f ON f.id = i.function_id
 	JOIN powny.versions v ON v.id = i.version_id`
@@ -73,8 +78,8 @@ func scanInvocation(row pgx.CollectableRow) (Invocation, error) {
 		jobID                     *int64
 	)
 	err := row.Scan(&inv.ID, &inv.Function, &inv.Version, &inv.VersionID, &inv.Trigger, &inv.State, &inv.Input,
-		&inv.Result, &errKind, &errMsg, &errLine, &inv.Attempts, &inv.MaxAttempts,
-		&key, &jobID, &wkr, &inv.CreatedAt, &inv.StartedAt, &inv.FinishedAt)
+		&inv.Result, &errKind, &errMsg, &errLine, &inv.Attempts, &inv.Failures, &inv.MaxAttempts,
+		&inv.Checkpoints, &inv.JournalEntries, &inv.WakeAt, &key, &jobID, &wkr, &inv.CreatedAt, &inv.StartedAt, &inv.FinishedAt)
 	if err != nil {
 		return inv, err
 	}
@@ -158,21 +163,13 @@ func (s *Store) InsertInvocation(ctx context.Context, db DB, ni NewInvocation) (
 			       COALESCE((v.config->>'retries')::int, 0) + 1 AS max_attempts
 			FROM powny.functions f JOIN powny.versions v ON v.id = f.active_version
 			WHERE f.name = $1
-		), job AS (
-			INSERT INTO river_job (args, kind, max_attempts, priority, queue, state, scheduled_at, tags, metadata)
-			SELECT jsonb_build_object('function', $1::text), '`+JobKind+`', `+strconv.Itoa(JobMaxAttempts)+`, 1,
-			       'default', 'available', now(), '{}', '{}'
-			FROM v
-			RETURNING id
-		), ins AS (
+		), job AS (`+insertJobSQL("$1", "v")+`), ins AS (
 			INSERT INTO powny.invocations (function_id, version_id, trigger, state, input, max_attempts, idempotency_key, river_job_id)
 			SELECT v.function_id, v.version_id, $2, 'queued', $3, v.max_attempts, $4, job.id
 			FROM v, job
 			ON CONFLICT (function_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 			RETURNING id, version_id, max_attempts, river_job_id, created_at
-		), wake AS (
-			SELECT pg_notify(current_schema() || '.river_insert', '{"queue": "default"}') FROM ins
-		)
+		), wake AS (`+wakeWorkersSQL("ins")+`)
 		SELECT ins.id, ins.version_id, v.number, ins.max_attempts, ins.river_job_id, ins.created_at
 		FROM ins, v, (SELECT count(*) FROM wake) AS w`,
 		ni.Function, ni.Trigger, ni.Input, key).
@@ -195,6 +192,24 @@ func (s *Store) InsertInvocation(ctx context.Context, db DB, ni NewInvocation) (
 		}
 	}
 	return inv, fmt.Errorf("function %q: %w", ni.Function, ErrNotFound)
+}
+
+// insertJobSQL inserts the River job of an invocation of the function named
+// by the SQL expression fn, once per row of from: what River's insert would
+// write, in our own statement.
+func insertJobSQL(fn, from string) string {
+	return `
+		INSERT INTO river_job (args, kind, max_attempts, priority, queue, state, scheduled_at, tags, metadata)
+		SELECT jsonb_build_object('function', ` + fn + `::text), '` + JobKind + `', ` + strconv.Itoa(JobMaxAttempts) + `, 1,
+		       'default', 'available', now(), '{}', '{}'
+		FROM ` + from + `
+		RETURNING id`
+}
+
+// wakeWorkersSQL sends River's insert notification, which wakes idle
+// workers' fetch at once, when from has a row.
+func wakeWorkersSQL(from string) string {
+	return `SELECT pg_notify(current_schema() || '.river_insert', '{"queue": "default"}') FROM ` + from + ` LIMIT 1`
 }
 
 // FindByIdempotencyKey returns the invocation of function started with key,

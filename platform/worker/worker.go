@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
 
 	"github.com/powny/powny/platform/fnrun"
 	"github.com/powny/powny/platform/invoke"
+	"github.com/powny/powny/platform/journal"
 	"github.com/powny/powny/platform/store"
 )
 
@@ -63,91 +65,183 @@ func New(st *store.Store, cfg Config) (*Worker, error) {
 // timeout, so that the error says "timed out after <the function's timeout>".
 func (w *Worker) Timeout(*river.Job[invoke.Args]) time.Duration { return -1 }
 
-// Work runs one attempt of an invocation.
+// Work runs one attempt of an invocation: from the start, replaying its
+// journal up to its last checkpoint, then live.
 func (w *Worker) Work(ctx context.Context, job *river.Job[invoke.Args]) error {
-	log := w.logger.With(slog.Int64("job", job.ID), slog.String("function", job.Args.Function), slog.Int("attempt", job.Attempt))
-	run, err := w.store.StartAttempt(ctx, job.ID, job.Attempt, w.id)
+	log := w.logger.With(slog.Int64("job", job.ID), slog.String("function", job.Args.Function))
+	run, err := w.store.StartAttempt(ctx, job.ID, w.id)
 	if errors.Is(err, store.ErrNotRunnable) {
-		log.InfoContext(ctx, "invocation already finished; nothing to run")
+		log.InfoContext(ctx, "the job owns no unfinished invocation; nothing to run")
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	log = log.With(slog.Int64("invocation", run.InvocationID))
-	final := job.Attempt >= run.MaxAttempts
+	log = log.With(slog.Int64("invocation", run.InvocationID), slog.Int("attempt", run.Attempt))
 	prog, err := w.programs.get(ctx, run.VersionID)
 	if err != nil {
 		// Undecodable code will not get better: fail for good.
-		return w.end(ctx, job, run, outcome{failure: &store.Failure{Kind: "internal", Message: err.Error()}, final: true})
+		return w.end(ctx, run, &outcome{failure: &store.Failure{Kind: "internal", Message: err.Error()}, final: true})
+	}
+	replay, err := w.loadJournal(ctx, run)
+	if err != nil {
+		return w.end(ctx, run, &outcome{failure: &store.Failure{Kind: "internal", Message: err.Error()}, final: true})
 	}
 	logs := &logBuffer{max: w.maxLogLines}
+	var fenced atomic.Bool
+	j := journal.New(journal.Config{
+		Replay:     replay,
+		Durability: prog.config.Durability,
+		Commit: func(ctx context.Context, entries []journal.Entry, line int) error {
+			rows, err := journalRows(entries, line)
+			if err != nil {
+				return err
+			}
+			err = w.store.Checkpoint(ctx, run.Fence, w.id, *rows, logs.take())
+			if errors.Is(err, store.ErrFenced) {
+				fenced.Store(true)
+			}
+			return err
+		},
+	})
 	result, runErr := w.runner.Run(ctx, prog.program, run.Input, fnrun.RunOptions{
 		Timeout: prog.config.Timeout,
-		Effects: fnrun.Live{},
+		Effects: j,
 		Logs:    logs,
 	})
-	o := outcome{result: result, logs: logs.lines(), final: final}
-	if runErr != nil {
-		o.failure = failureOf(runErr)
-		switch {
-		case errors.Is(context.Cause(ctx), river.ErrJobCancelledRemotely):
-			o.failure.Kind, o.cancelled = "cancelled", true
-		case ctx.Err() != nil:
-			// This worker is stopping: the attempt did not fail on its own.
-			o.failure = &store.Failure{Kind: "interrupted", Message: "worker " + w.id + " stopped during the attempt"}
-		}
-		log.InfoContext(ctx, "attempt failed", slog.String("kind", o.failure.Kind), slog.String("error", o.failure.Message))
+	if fenced.Load() {
+		log.WarnContext(ctx, "stopped a stale run: the invocation has moved to another run; nothing written")
+		return nil
 	}
-	return w.end(ctx, job, run, o)
+	o := &outcome{result: result}
+	if runErr != nil {
+		o = w.failure(ctx, run, runErr)
+		log.InfoContext(ctx, "attempt ended without a result", slog.String("error", runErr.Error()))
+	}
+	if o.journal, err = journalRows(j.Pending(), 0); err != nil {
+		return err
+	}
+	o.logs = logs.take()
+	return w.end(ctx, run, o)
 }
 
+// loadJournal reads the entries an invocation committed before this run.
+func (w *Worker) loadJournal(ctx context.Context, run store.Run) ([]journal.Entry, error) {
+	if run.Checkpoints == 0 {
+		return nil, nil
+	}
+	rows, err := w.store.LoadJournal(ctx, run.InvocationID)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := journal.DecodeAll(rows)
+	if err != nil {
+		return nil, fmt.Errorf("journal of invocation %d: %w", run.InvocationID, err)
+	}
+	return entries, nil
+}
+
+// journalRows encodes entries as one checkpoint row; nil when there are none.
+func journalRows(entries []journal.Entry, line int) (*store.JournalRows, error) {
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	b, err := journal.Encode(entries)
+	if err != nil {
+		return nil, err
+	}
+	return &store.JournalRows{FirstEntry: entries[0].Seq, Count: len(entries), Entries: b, Line: line}, nil
+}
+
+// outcome is how an attempt ended.
 type outcome struct {
 	result    json.RawMessage
 	failure   *store.Failure
-	final     bool // no attempt follows a failure
-	cancelled bool
+	final     bool      // no attempt follows the failure
+	cancelled bool      // cancelled by request
+	stopped   bool      // this worker is stopping: the run resumes elsewhere
+	wakeAt    time.Time // a durable sleep: the run resumes then
+	journal   *store.JournalRows
 	logs      []store.LogLine
 }
 
-// end records how the attempt ended, in one statement. River completes the
-// job of a success in its next batch: the invocation row, already final, is
-// what callers read and are notified of. A failure goes back to River, to be
-// retried, or, after the last attempt the function allows, cancelled.
-func (w *Worker) end(ctx context.Context, job *river.Job[invoke.Args], run store.Run, o outcome) error {
+// failure says what a run error means for the invocation.
+func (w *Worker) failure(ctx context.Context, run store.Run, runErr error) *outcome {
+	o := &outcome{failure: failureOf(runErr)}
+	var re *fnrun.RunError
+	errors.As(runErr, &re)
+	switch {
+	case re != nil && re.Kind == fnrun.KindSuspended:
+		o.failure, o.wakeAt = nil, re.Until
+	case errors.Is(context.Cause(ctx), river.ErrJobCancelledRemotely):
+		o.failure.Kind, o.cancelled = "cancelled", true
+	case ctx.Err() != nil:
+		o.failure = &store.Failure{Kind: "interrupted", Message: "worker " + w.id + " stopped during the attempt"}
+		o.stopped = true
+	case re != nil && re.Kind == journal.KindNondeterminism:
+		// Replaying again would diverge again: never retried.
+		o.final = true
+	default:
+		o.final = run.Failures+1 >= run.MaxAttempts
+	}
+	return o
+}
+
+// end records how the attempt ended, in one fenced statement, and tells
+// River what to do with the job: nothing more after a success (River's
+// completer finalizes it in its next batch; the invocation row, already
+// final, is what callers read and are notified of), run it again at once
+// (this worker stopped), at the wake time (a durable sleep), after a backoff
+// (a failure with attempts left), or never (cancelled, or failed for good).
+func (w *Worker) end(ctx context.Context, run store.Run, o *outcome) error {
 	e := store.AttemptEnd{
-		InvocationID: run.InvocationID,
-		Attempt:      job.Attempt,
-		Worker:       w.id,
-		RiverJobID:   job.ID,
-		StartedAt:    run.StartedAt,
-		State:        store.StateSucceeded,
-		Result:       o.result,
-		Error:        o.failure,
-		Logs:         o.logs,
+		Fence:     run.Fence,
+		Worker:    w.id,
+		StartedAt: run.StartedAt,
+		State:     store.StateSucceeded,
+		Result:    o.result,
+		Error:     o.failure,
+		Logs:      o.logs,
+		Journal:   o.journal,
 	}
 	switch {
+	case !o.wakeAt.IsZero():
+		e.State, e.WakeAt = store.StateWaiting, o.wakeAt
 	case o.cancelled:
 		e.State = store.StateCancelled
-	case o.failure != nil && o.final:
-		e.State = store.StateFailed
-	case o.failure != nil:
+	case o.stopped:
 		e.State = store.StateQueued
+	case o.failure != nil:
+		e.State, e.Failed = store.StateQueued, true
+		if o.final {
+			e.State = store.StateFailed
+		}
 	}
 	// The run's context may be done (timeout, cancel, shutdown); the record
 	// of how it ended must still be written.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if err := w.store.EndAttempt(wctx, e); err != nil {
-		return fmt.Errorf("record end of attempt %d: %w", job.Attempt, err)
-	}
-	switch {
-	case o.failure == nil:
+	err := w.store.EndAttempt(wctx, e)
+	if errors.Is(err, store.ErrFenced) {
+		w.logger.WarnContext(ctx, "stale run ended: the invocation has moved to another run; nothing written",
+			slog.Int64("invocation", run.InvocationID), slog.Int("attempt", run.Attempt))
 		return nil
-	case o.cancelled || o.final:
-		return river.JobCancel(errors.New(o.failure.Kind + ": " + o.failure.Message))
-	default:
+	}
+	if err != nil {
+		return fmt.Errorf("record end of attempt %d: %w", run.Attempt, err)
+	}
+	switch e.State {
+	case store.StateSucceeded:
+		return nil
+	case store.StateWaiting:
+		return river.JobSnooze(time.Until(o.wakeAt))
+	case store.StateQueued:
+		if o.stopped {
+			return river.JobSnooze(0)
+		}
 		return errors.New(o.failure.Kind + ": " + o.failure.Message)
+	default:
+		return river.JobCancel(errors.New(o.failure.Kind + ": " + o.failure.Message))
 	}
 }
 
