@@ -7,6 +7,6 @@
 // known, the field, line, column or limit at fault. Every route but /healthz
 // needs the bearer token.
 //
-// This package may import platform/store, platform/invoke, platform/fnrun and
-// the standard library.
+// This package may import platform/store, platform/invoke, platform/fnrun,
+// platform/journal and the standard library.
 package api

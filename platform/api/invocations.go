@@ -3,22 +3,38 @@ package api
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/powny/powny/platform/journal"
 	"github.com/powny/powny/platform/store"
 )
 
 // maxIdempotencyKey is the longest Idempotency-Key accepted.
 const maxIdempotencyKey = 255
 
-// invocationDetail is an invocation with its attempt history.
+// invocationDetail is an invocation with its attempt history and the
+// checkpoint rows of its journal.
 type invocationDetail struct {
 	store.Invocation
-	History []store.Attempt `json:"history"`
+	History        []store.Attempt        `json:"history"`
+	CheckpointRows []store.CheckpointInfo `json:"checkpoint_rows"`
+}
+
+// journalAnswer is what `powny replay` needs to re-run an invocation: the
+// compiled code it is pinned to, its input and its journal.
+type journalAnswer struct {
+	ID       int64           `json:"id"`
+	Function string          `json:"function"`
+	Version  int             `json:"version"`
+	State    string          `json:"state"`
+	Input    json.RawMessage `json:"input"`
+	Code     []byte          `json:"code"` // base64 in JSON
+	Entries  json.RawMessage `json:"entries"`
 }
 
 func (s *Server) invokeFunction(w http.ResponseWriter, r *http.Request) error {
@@ -97,7 +113,42 @@ func (s *Server) getInvocation(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, invocationDetail{Invocation: inv, History: nonNil(history)})
+	checkpoints, err := s.store.ListCheckpoints(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, invocationDetail{Invocation: inv, History: nonNil(history), CheckpointRows: nonNil(checkpoints)})
+	return nil
+}
+
+func (s *Server) invocationJournal(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	inv, err := s.store.GetInvocation(r.Context(), id)
+	if err != nil {
+		return notFound(err, "invocation %d", id)
+	}
+	code, _, err := s.store.LoadCode(r.Context(), inv.VersionID)
+	if err != nil {
+		return err
+	}
+	rows, err := s.store.LoadJournal(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	entries, err := journal.DecodeAll(rows)
+	if err != nil {
+		return err
+	}
+	raw, err := json.Marshal(nonNil(entries))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, journalAnswer{
+		ID: inv.ID, Function: inv.Function, Version: inv.Version, State: inv.State, Input: inv.Input, Code: code, Entries: raw,
+	})
 	return nil
 }
 

@@ -66,6 +66,7 @@ func (s *Server) routes() {
 	auth("GET /v1/invocations/{id}", s.getInvocation)
 	auth("DELETE /v1/invocations/{id}", s.cancelInvocation)
 	auth("GET /v1/invocations/{id}/logs", s.invocationLogs)
+	auth("GET /v1/invocations/{id}/journal", s.invocationJournal)
 	s.mux.Handle("/", s.authenticated(func(_ http.ResponseWriter, r *http.Request) error {
 		return problem(http.StatusNotFound, "not-found", "no route for "+r.Method+" "+r.URL.Path)
 	}))

@@ -63,6 +63,7 @@ func addClientCommandsEnv(root *cobra.Command, out io.Writer, ce clientEnv) {
 		newInvokeCommand(out, ce),
 		newFunctionsCommand(out, ce),
 		newJobsCommand(out, ce),
+		newReplayCommand(out, ce),
 	)
 }
 

@@ -215,9 +215,12 @@ func (j *Journal) record(ctx context.Context, seq int, call fnrun.Call, line int
 	}
 	result, performErr := perform(ctx)
 	if performErr != nil {
-		if _, ok := errors.AsType[*fnrun.RunError](performErr); ok || ctx.Err() != nil {
-			// Fatal, or the run ends: fnrun fails the run, and a replay
-			// must perform the call again.
+		// Fatal, or the run ends: fnrun fails the run, and a replay must
+		// perform the call again.
+		if rerr, ok := errors.AsType[*fnrun.RunError](performErr); ok {
+			return nil, j.fail(rerr)
+		}
+		if ctx.Err() != nil {
 			return nil, performErr
 		}
 	}

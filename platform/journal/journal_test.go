@@ -283,6 +283,8 @@ func TestPerformErrors(t *testing.T) {
 		require.Same(t, limit, err)
 		require.Empty(t, j.Pending())
 		require.Equal(t, 0, j.Len())
+		_, err = j.Do(context.Background(), fnrun.Call{Name: "uuid"}, mustNotPerform(t))
+		require.Same(t, limit, err, "a fatal error is sticky")
 	})
 
 	t.Run("CancelledCallIsNotRecorded", func(t *testing.T) {

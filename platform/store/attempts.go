@@ -110,7 +110,23 @@ func (s *Store) Checkpoint(ctx context.Context, f Fence, worker string, j Journa
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", interpretError(err))
 	}
-	if tag.RowsAffected() == 0 {
+	if tag.RowsAffected() > 0 {
+		return nil
+	}
+	// Refused. If this very checkpoint is stored (a retry whose first try
+	// committed, but whose answer was lost) and the run still owns the
+	// invocation, it is done; else the run is fenced off.
+	var stored bool
+	err = s.pool.QueryRow(ctx, `
+		SELECT EXISTS (
+			SELECT 1 FROM powny.invocations i JOIN powny.checkpoints c ON c.invocation_id = i.id
+			WHERE i.id = $1 AND i.river_job_id = $2 AND i.attempts = $3 AND i.state = 'running'
+			  AND c.attempt = $3 AND c.first_entry = $4 AND c.entry_count = $5)`,
+		f.InvocationID, f.RiverJobID, f.Attempt, j.FirstEntry, j.Count).Scan(&stored)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if !stored {
 		return ErrFenced
 	}
 	return nil
@@ -210,9 +226,11 @@ func (s *Store) EndAttempt(ctx context.Context, e AttemptEnd) error {
 			INSERT INTO powny.attempts (invocation_id, attempt, worker, river_job_id, started_at, finished_at, outcome, error)
 			SELECT $1, $3, $9, $2, $10, now(), $11, $6 FROM owner
 			ON CONFLICT (invocation_id, attempt) DO NOTHING
+			RETURNING attempt
 		), logs AS (
+			-- Only with a new attempt row: a retry after a lost commit logs nothing twice.
 			INSERT INTO powny.logs (invocation_id, attempt, level, message, logged_at)
-			SELECT $1, $3, l, m, t FROM owner, unnest($12::text[], $13::text[], $14::timestamptz[]) AS x(l, m, t)
+			SELECT $1, $3, l, m, t FROM att, unnest($12::text[], $13::text[], $14::timestamptz[]) AS x(l, m, t)
 		), done AS (
 			SELECT pg_notify('`+DoneChannel+`', id::text) FROM inv WHERE state IN ('succeeded', 'failed', 'cancelled')
 		)
@@ -293,4 +311,31 @@ func (s *Store) ListLogs(ctx context.Context, invocationID, afterID int64, limit
 		return nil, fmt.Errorf("list logs: %w", err)
 	}
 	return ls, nil
+}
+
+// CheckpointInfo describes one checkpoint row of an invocation's journal.
+type CheckpointInfo struct {
+	Seq        int       `json:"seq"`
+	Attempt    int       `json:"attempt"`
+	Worker     string    `json:"worker"`
+	FirstEntry int       `json:"first_entry"`
+	EntryCount int       `json:"entry_count"`
+	Line       int       `json:"line,omitempty"`
+	Bytes      int       `json:"bytes"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// ListCheckpoints lists the checkpoint rows of an invocation, first first.
+func (s *Store) ListCheckpoints(ctx context.Context, invocationID int64) ([]CheckpointInfo, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT seq, attempt, worker, first_entry, entry_count, COALESCE(line, 0), length(entries), created_at
+		FROM powny.checkpoints WHERE invocation_id = $1 ORDER BY seq`, invocationID)
+	if err != nil {
+		return nil, fmt.Errorf("list checkpoints: %w", err)
+	}
+	cs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[CheckpointInfo])
+	if err != nil {
+		return nil, fmt.Errorf("list checkpoints: %w", err)
+	}
+	return cs, nil
 }

@@ -27,6 +27,10 @@ type Config struct {
 	// MaxLogLines caps the lines one attempt may log; further lines are
 	// dropped and counted. Default 10,000.
 	MaxLogLines int
+	// RetryFor is how long a checkpoint or the record of an attempt's end is
+	// retried while Postgres is unreachable (restarting, say) before the run
+	// gives up; it then resumes from its last checkpoint later. Default 30s.
+	RetryFor time.Duration
 	// Logger is the daemon's logger. Default: discard.
 	Logger *slog.Logger
 }
@@ -40,6 +44,7 @@ type Worker struct {
 	runner      *fnrun.Runner
 	programs    *programCache
 	maxLogLines int
+	retryFor    time.Duration
 	logger      *slog.Logger
 }
 
@@ -57,6 +62,7 @@ func New(st *store.Store, cfg Config) (*Worker, error) {
 		runner:      cfg.Runner,
 		programs:    newProgramCache(st, 1024),
 		maxLogLines: cmp.Or(cfg.MaxLogLines, 10_000),
+		retryFor:    cmp.Or(cfg.RetryFor, 30*time.Second),
 		logger:      cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
 	}, nil
 }
@@ -88,7 +94,10 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[invoke.Args]) error {
 		return w.end(ctx, run, &outcome{failure: &store.Failure{Kind: "internal", Message: err.Error()}, final: true})
 	}
 	logs := &logBuffer{max: w.maxLogLines}
-	var fenced atomic.Bool
+	// fenced: another run owns the invocation now; unreachable: a
+	// checkpoint could not reach the database, so the run stops and resumes
+	// from its last checkpoint later, without counting as a failure.
+	var fenced, unreachable atomic.Bool
 	j := journal.New(journal.Config{
 		Replay:     replay,
 		Durability: prog.config.Durability,
@@ -97,9 +106,15 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[invoke.Args]) error {
 			if err != nil {
 				return err
 			}
-			err = w.store.Checkpoint(ctx, run.Fence, w.id, *rows, logs.take())
-			if errors.Is(err, store.ErrFenced) {
+			lines := logs.take()
+			err = retryTransient(ctx, w.retryFor, func(ctx context.Context) error {
+				return w.store.Checkpoint(ctx, run.Fence, w.id, *rows, lines)
+			})
+			switch {
+			case errors.Is(err, store.ErrFenced):
 				fenced.Store(true)
+			case store.IsTransient(err):
+				unreachable.Store(true)
 			}
 			return err
 		},
@@ -109,6 +124,10 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[invoke.Args]) error {
 		Effects: j,
 		Logs:    logs,
 	})
+	if runErr == nil {
+		// A run that returns before replaying its whole journal diverged too.
+		runErr = j.Finish()
+	}
 	if fenced.Load() {
 		log.WarnContext(ctx, "stopped a stale run: the invocation has moved to another run; nothing written")
 		return nil
@@ -116,6 +135,10 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[invoke.Args]) error {
 	o := &outcome{result: result}
 	if runErr != nil {
 		o = w.failure(ctx, run, runErr)
+		if unreachable.Load() {
+			o.failure = &store.Failure{Kind: "interrupted", Message: "the database was unreachable: " + runErr.Error()}
+			o.stopped, o.final = true, false
+		}
 		log.InfoContext(ctx, "attempt ended without a result", slog.String("error", runErr.Error()))
 	}
 	if o.journal, err = journalRows(j.Pending(), 0); err != nil {
@@ -219,9 +242,9 @@ func (w *Worker) end(ctx context.Context, run store.Run, o *outcome) error {
 	}
 	// The run's context may be done (timeout, cancel, shutdown); the record
 	// of how it ended must still be written.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.retryFor+5*time.Second)
 	defer cancel()
-	err := w.store.EndAttempt(wctx, e)
+	err := retryTransient(wctx, w.retryFor, func(ctx context.Context) error { return w.store.EndAttempt(ctx, e) })
 	if errors.Is(err, store.ErrFenced) {
 		w.logger.WarnContext(ctx, "stale run ended: the invocation has moved to another run; nothing written",
 			slog.Int64("invocation", run.InvocationID), slog.Int("attempt", run.Attempt))
@@ -252,4 +275,23 @@ func failureOf(err error) *store.Failure {
 		return &store.Failure{Kind: re.Kind, Message: re.Message, Line: re.Line}
 	}
 	return &store.Failure{Kind: "internal", Message: err.Error()}
+}
+
+// retryTransient runs f until it succeeds, fails for a reason other than
+// the database being unreachable, or timeout has passed.
+func retryTransient(ctx context.Context, timeout time.Duration, f func(context.Context) error) error {
+	deadline := time.Now().Add(timeout)
+	backoff := 50 * time.Millisecond
+	for {
+		err := f(ctx)
+		if err == nil || !store.IsTransient(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
 }
