@@ -107,7 +107,7 @@ func Up(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer m.Close()
+	defer func() { _ = m.Close() }() // the pool stays open; nothing is lost
 	_, err = m.Up(ctx)
 	return err
 }

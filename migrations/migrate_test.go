@@ -29,7 +29,7 @@ func TestUpDownUp(t *testing.T) {
 
 	m, err := migrations.New(pool, nil)
 	require.NoError(t, err)
-	defer m.Close()
+	defer func() { require.NoError(t, m.Close()) }()
 
 	res, err := m.Up(ctx)
 	require.NoError(t, err)

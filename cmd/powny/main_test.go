@@ -111,7 +111,7 @@ func failPowny(t *testing.T, env []string, args ...string) result {
 // parent is 0700.
 func dataDir(t *testing.T) string {
 	t.Helper()
-	dir, err := os.MkdirTemp(os.TempDir(), "powny-e2e-")
+	dir, err := os.MkdirTemp(os.TempDir(), "powny-e2e-") //nolint:usetesting // see above: t.TempDir is not reachable
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		if err := os.RemoveAll(dir); err != nil {
@@ -222,7 +222,7 @@ func startDev(t *testing.T, dataDir, listen string) *devProcess {
 
 // readStdout keeps what dev prints and sends its banner once complete.
 func (d *devProcess) readStdout(r *os.File) {
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	var (
 		b       banner
 		inside  bool

@@ -44,8 +44,6 @@ CREATE TABLE powny.invocations (
     attempts         integer     NOT NULL DEFAULT 0, -- runs started, rescues and wake-ups included: the fence
     failures         integer     NOT NULL DEFAULT 0, -- runs that failed; retries stop at max_attempts
     max_attempts     integer     NOT NULL CHECK (max_attempts > 0),
-    checkpoints      integer     NOT NULL DEFAULT 0, -- rows in powny.checkpoints
-    journal_entries  integer     NOT NULL DEFAULT 0, -- journal entries in those rows
     wake_at          timestamptz, -- when a waiting invocation resumes
     idempotency_key  text,
     river_job_id     bigint      NOT NULL, -- the River job that owns the invocation now
@@ -81,10 +79,11 @@ CREATE TABLE powny.attempts (
 );
 
 -- The journal of an invocation, one row per checkpoint: entries (a JSON
--- array) first_entry .. first_entry + entry_count - 1 of its effects.
+-- array) first_entry .. first_entry + entry_count - 1 of its effects. A row
+-- is written by one statement that checks the writer's fence and that the
+-- row follows the last one, so the journal has no gap and no overlap.
 CREATE TABLE powny.checkpoints (
     invocation_id  bigint      NOT NULL REFERENCES powny.invocations (id) ON DELETE CASCADE,
-    seq            integer     NOT NULL,
     attempt        integer     NOT NULL,
     worker         text        NOT NULL,
     first_entry    integer     NOT NULL,
@@ -92,7 +91,7 @@ CREATE TABLE powny.checkpoints (
     entries        bytea       NOT NULL,
     line           integer,
     created_at     timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (invocation_id, seq)
+    PRIMARY KEY (invocation_id, first_entry)
 );
 
 -- Live worker processes: each heartbeats here; the collector takes back the
@@ -146,8 +145,8 @@ SELECT i.id,
        i.attempts,
        i.failures,
        i.max_attempts,
-       i.checkpoints,
-       i.journal_entries,
+       (SELECT count(*) FROM powny.checkpoints c WHERE c.invocation_id = i.id) AS checkpoints,
+       (SELECT COALESCE(sum(c.entry_count), 0) FROM powny.checkpoints c WHERE c.invocation_id = i.id) AS journal_entries,
        i.wake_at,
        i.worker,
        i.river_job_id,
@@ -182,7 +181,7 @@ JOIN powny.functions f ON f.id = i.function_id;
 CREATE VIEW public.powny_checkpoints AS
 SELECT c.invocation_id,
        f.name                       AS function,
-       c.seq,
+       row_number() OVER (PARTITION BY c.invocation_id ORDER BY c.first_entry) AS seq,
        c.attempt,
        c.worker,
        c.first_entry,

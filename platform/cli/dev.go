@@ -92,13 +92,15 @@ func (o *devOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 	case addr := <-listening:
 		url := "http://" + addr.String()
 		if err := o.deployFunctions(ctx, url, cfg.Token, stdout, stderr); err != nil {
-			fmt.Fprintln(stderr, "some functions were not deployed:", err)
+			cfg.Logger.WarnContext(ctx, "some functions were not deployed", "err", err)
 		}
 		tokenNote := "from POWNY_TOKEN"
 		if o.Token == "" {
 			tokenNote = "kept in " + filepath.Join(o.DataDir, tokenFile)
 		}
-		printBanner(stdout, url, cfg.Token, tokenNote, cfg.DatabaseURL)
+		if err := printBanner(stdout, url, cfg.Token, tokenNote, cfg.DatabaseURL); err != nil {
+			cfg.Logger.WarnContext(ctx, "could not print the banner", "err", err)
+		}
 	}
 	return <-done
 }
@@ -130,7 +132,7 @@ func createDatabase(ctx context.Context, dsn, name string) error {
 	if err != nil {
 		return fmt.Errorf("connect to Postgres: %w", err)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
 	var exists bool
 	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
 		return fmt.Errorf("look for database %s: %w", name, err)
@@ -156,8 +158,8 @@ func (o *devOptions) deployFunctions(ctx context.Context, url, token string, std
 	return d.run(ctx, stdout, stderr)
 }
 
-func printBanner(w io.Writer, url, token, tokenNote, databaseURL string) {
-	fmt.Fprintf(w, `
+func printBanner(w io.Writer, url, token, tokenNote, databaseURL string) error {
+	return writef(w, `
 Powny is running.
   API       %[1]s
   token     %[2]s   (%[3]s)

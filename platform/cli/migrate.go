@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"text/tabwriter"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -39,7 +39,7 @@ func addMigrateCommand(root *cobra.Command, stdout, stderr io.Writer) {
 		if err != nil {
 			return err
 		}
-		defer m.Close()
+		defer func() { _ = m.Close() }() // the pool stays open; nothing is lost
 		return f(m)
 	}
 	var downTo int64
@@ -50,10 +50,12 @@ func addMigrateCommand(root *cobra.Command, stdout, stderr io.Writer) {
 				return withMigrator(cmd, func(m *migrations.Migrator) error {
 					res, err := m.Up(cmd.Context())
 					for _, r := range res {
-						fmt.Fprintf(stdout, "applied %s (%s)\n", r.Source.Path, r.Duration.Round(time.Millisecond))
+						if werr := writef(stdout, "applied %s (%s)\n", r.Source.Path, r.Duration.Round(time.Millisecond)); werr != nil {
+							return werr
+						}
 					}
 					if err == nil && len(res) == 0 {
-						fmt.Fprintln(stdout, "nothing to apply: the database is up to date")
+						return writef(stdout, "nothing to apply: the database is up to date\n")
 					}
 					return err
 				})
@@ -67,13 +69,17 @@ func addMigrateCommand(root *cobra.Command, stdout, stderr io.Writer) {
 						if cmd.Flags().Changed("to") {
 							res, err := m.DownTo(cmd.Context(), downTo)
 							for _, r := range res {
-								fmt.Fprintf(stdout, "rolled back %s\n", r.Source.Path)
+								if werr := writef(stdout, "rolled back %s\n", r.Source.Path); werr != nil {
+									return werr
+								}
 							}
 							return err
 						}
 						r, err := m.Down(cmd.Context())
 						if r != nil && r.Source != nil {
-							fmt.Fprintf(stdout, "rolled back %s\n", r.Source.Path)
+							if werr := writef(stdout, "rolled back %s\n", r.Source.Path); werr != nil {
+								return werr
+							}
 						}
 						return err
 					})
@@ -90,16 +96,16 @@ func addMigrateCommand(root *cobra.Command, stdout, stderr io.Writer) {
 					if err != nil {
 						return err
 					}
-					tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-					fmt.Fprintln(tw, "VERSION\tSTATE\tAPPLIED AT\tSOURCE")
+					tw := newTable(stdout)
+					writeRow(tw, "VERSION", "STATE", "APPLIED AT", "SOURCE")
 					for _, s := range st {
 						at := "-"
 						if !s.AppliedAt.IsZero() {
 							at = s.AppliedAt.UTC().Format("2006-01-02 15:04:05Z")
 						}
-						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", s.Source.Version, s.State, at, s.Source.Path)
+						writeRow(tw, strconv.FormatInt(s.Source.Version, 10), string(s.State), at, s.Source.Path)
 					}
-					return tw.Flush()
+					return flush(tw)
 				})
 			},
 		},

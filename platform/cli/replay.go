@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -62,12 +63,15 @@ func (o *invocationOpts) replay(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("load code of %s version %d: %w", jr.Function, jr.Version, err)
 	}
-	fmt.Fprintf(out, "replaying invocation %d: %s version %d, %s, %d journaled calls\n",
-		jr.ID, jr.Function, jr.Version, jr.State, len(entries))
+	if err := writef(out, "replaying invocation %d: %s version %d, %s, %d journaled calls\n",
+		jr.ID, jr.Function, jr.Version, jr.State, len(entries)); err != nil {
+		return err
+	}
 	j := journal.New(journal.Config{
 		Replay: entries,
 		OnReplay: func(e journal.Entry) {
-			fmt.Fprintf(out, "#%-4d line %-4s %-14s %s\n", e.Seq, lineOf(e.Line), e.Name, entryOutcome(e))
+			// Best effort: a failed write shows in the final one.
+			_, _ = fmt.Fprintf(out, "#%-4d line %-4s %-14s %s\n", e.Seq, lineOf(e.Line), e.Name, entryOutcome(e))
 		},
 	})
 	result, runErr := fnrun.NewRunner(fnrun.RunnerConfig{}).Run(ctx, prog, jr.Input, fnrun.RunOptions{
@@ -79,14 +83,11 @@ func (o *invocationOpts) replay(ctx context.Context, out io.Writer) error {
 		if err := j.Finish(); err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "returned %s\n", result)
-		return nil
+		return writef(out, "returned %s\n", result)
 	case errors.As(runErr, &re) && re.Kind == kindEndOfJournal:
-		fmt.Fprintf(out, "end of the journal at line %s: from here the invocation went on live\n", lineOf(re.Line))
-		return nil
+		return writef(out, "end of the journal at line %s: from here the invocation went on live\n", lineOf(re.Line))
 	case errors.As(runErr, &re) && re.Kind == fnrun.KindSuspended:
-		fmt.Fprintf(out, "sleeping at line %s until %s: the journal ends here\n", lineOf(re.Line), re.Until.Format("2006-01-02T15:04:05Z07:00"))
-		return nil
+		return writef(out, "sleeping at line %s until %s: the journal ends here\n", lineOf(re.Line), re.Until.Format(time.RFC3339))
 	default:
 		return fmt.Errorf("replay failed: %w", runErr)
 	}
@@ -124,9 +125,9 @@ func entryOutcome(e journal.Entry) string {
 	} else if len(e.Result) == 0 {
 		s = "-> nil"
 	}
-	const max = 100
-	if len(s) > max {
-		s = s[:max] + "..."
+	const width = 100
+	if len(s) > width {
+		s = s[:width] + "..."
 	}
 	return s
 }

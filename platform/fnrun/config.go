@@ -37,10 +37,10 @@ const (
 
 // configJSON is Config on the wire: the timeout as a duration string ("1m0s").
 type configJSON struct {
-	Timeout string           `json:"timeout"`
-	Retries int              `json:"retries"`
-	Durability string        `json:"durability,omitempty"`
-	On      []map[string]any `json:"on,omitempty"`
+	Timeout    string           `json:"timeout"`
+	Retries    int              `json:"retries"`
+	Durability string           `json:"durability,omitempty"`
+	On         []map[string]any `json:"on,omitempty"`
 }
 
 // MarshalJSON encodes c with the timeout as a duration string.

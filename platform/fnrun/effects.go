@@ -22,6 +22,7 @@ type Call struct {
 // Effects that are not Checkpointers, checkpoint() does nothing and sleep
 // waits in place.
 type Checkpointer interface {
+	// Checkpoint makes the effects performed so far durable.
 	Checkpoint(ctx context.Context, line int) error
 }
 

@@ -32,20 +32,20 @@ type Fence struct {
 // Run is what a worker needs to run one attempt of an invocation.
 type Run struct {
 	Fence
-	VersionID      int64
-	Input          json.RawMessage
-	MaxAttempts    int
-	Failures       int // failed attempts before this one
-	Checkpoints    int // checkpoint rows of its journal
-	JournalEntries int // entries in them
-	StartedAt      time.Time
+	VersionID   int64
+	Input       json.RawMessage
+	MaxAttempts int
+	Failures    int      // failed attempts before this one
+	Journal     [][]byte // its checkpoint rows, in order: each a JSON array of entries
+	StartedAt   time.Time
 }
 
 // StartAttempt claims the invocation that River job jobID owns for a new run
 // by worker: it becomes running, and its attempt counter, the fence, moves
 // on, so any earlier run of it is fenced off. One statement, no index
-// written. ErrNotRunnable says it is finished, or that the job owns no
-// invocation any more (it was rescued onto another job).
+// written; it also returns the invocation's journal. ErrNotRunnable says it
+// is finished, or that the job owns no invocation any more (it was rescued
+// onto another job).
 func (s *Store) StartAttempt(ctx context.Context, jobID int64, worker string) (Run, error) {
 	r := Run{Fence: Fence{RiverJobID: jobID}}
 	err := s.pool.QueryRow(ctx, `
@@ -53,9 +53,11 @@ func (s *Store) StartAttempt(ctx context.Context, jobID int64, worker string) (R
 		SET state = 'running', attempts = attempts + 1, worker = $2, wake_at = NULL,
 		    attempt_started_at = now(), started_at = COALESCE(started_at, now())
 		WHERE river_job_id = $1 AND state IN ('queued', 'running', 'waiting')
-		RETURNING id, attempts, version_id, input, max_attempts, failures, checkpoints, journal_entries, attempt_started_at`,
+		RETURNING id, attempts, version_id, input, max_attempts, failures, attempt_started_at,
+		          (SELECT array_agg(c.entries ORDER BY c.first_entry) FROM powny.checkpoints c
+		           WHERE c.invocation_id = powny.invocations.id)`,
 		jobID, worker).Scan(&r.InvocationID, &r.Attempt, &r.VersionID, &r.Input, &r.MaxAttempts, &r.Failures,
-		&r.Checkpoints, &r.JournalEntries, &r.StartedAt)
+		&r.StartedAt, &r.Journal)
 	if err = interpretError(err); errors.Is(err, ErrNotFound) {
 		return r, ErrNotRunnable
 	}
@@ -68,7 +70,7 @@ func (s *Store) StartAttempt(ctx context.Context, jobID int64, worker string) (R
 // LoadJournal returns the checkpoint rows of an invocation's journal, in
 // order: each is a JSON array of entries.
 func (s *Store) LoadJournal(ctx context.Context, invocationID int64) ([][]byte, error) {
-	rows, err := s.pool.Query(ctx, `SELECT entries FROM powny.checkpoints WHERE invocation_id = $1 ORDER BY seq`, invocationID)
+	rows, err := s.pool.Query(ctx, `SELECT entries FROM powny.checkpoints WHERE invocation_id = $1 ORDER BY first_entry`, invocationID)
 	if err != nil {
 		return nil, fmt.Errorf("load journal: %w", err)
 	}
@@ -88,29 +90,40 @@ type JournalRows struct {
 }
 
 // Checkpoint stores entries as the invocation's next checkpoint row, with
-// the lines logged since the last one, in one statement that first checks
-// the fence and that the entries follow those already stored. ErrFenced when
-// either fails; nothing is written then.
+// the lines logged since the last one, in one statement that checks the
+// fence (ErrFenced when it fails; nothing is written then). It writes no
+// invocation row: the fence is read under a share lock, which a rescue (or a
+// new run claiming the invocation) waits for, so no stale row lands after
+// them. Only the owner writes, one checkpoint after the other, so rows follow
+// each other; journal.DecodeAll checks that they do when they are loaded.
 func (s *Store) Checkpoint(ctx context.Context, f Fence, worker string, j JournalRows, logs []LogLine) error {
-	levels, messages, times := logColumns(logs)
-	tag, err := s.pool.Exec(ctx, `
+	// The fence and the continuity check; the logs go along only if there
+	// are any (most checkpoints have none: a leaner statement).
+	const owner = `
 		WITH owner AS (
-			UPDATE powny.invocations
-			SET checkpoints = checkpoints + 1, journal_entries = journal_entries + $5
-			WHERE id = $1 AND river_job_id = $2 AND attempts = $3 AND state = 'running' AND journal_entries = $4
-			RETURNING checkpoints
-		), logs AS (
+			SELECT i.id FROM powny.invocations i
+			WHERE i.id = $1 AND i.river_job_id = $2 AND i.attempts = $3 AND i.state = 'running'
+			FOR SHARE OF i
+		)`
+	const insert = `
+		INSERT INTO powny.checkpoints (invocation_id, attempt, worker, first_entry, entry_count, entries, line)
+		SELECT $1, $3, $6, $4, $5, $7, $8 FROM owner`
+	args := []any{f.InvocationID, f.RiverJobID, f.Attempt, j.FirstEntry, j.Count, worker, j.Entries, nullInt(j.Line)}
+	sql := owner + insert
+	if len(logs) > 0 {
+		levels, messages, times := logColumns(logs)
+		args = append(args, levels, messages, times)
+		sql = owner + `, logs AS (
 			INSERT INTO powny.logs (invocation_id, attempt, level, message, logged_at)
 			SELECT $1, $3, l, m, t FROM owner, unnest($9::text[], $10::text[], $11::timestamptz[]) AS x(l, m, t)
-		)
-		INSERT INTO powny.checkpoints (invocation_id, seq, attempt, worker, first_entry, entry_count, entries, line)
-		SELECT $1, checkpoints, $3, $6, $4, $5, $7, $8 FROM owner`,
-		f.InvocationID, f.RiverJobID, f.Attempt, j.FirstEntry, j.Count, worker, j.Entries, nullInt(j.Line),
-		levels, messages, times)
-	if err != nil {
-		return fmt.Errorf("checkpoint: %w", interpretError(err))
+		)` + insert
 	}
-	if tag.RowsAffected() > 0 {
+	tag, err := s.pool.Exec(ctx, sql, args...)
+	err = interpretError(err)
+	if err != nil && !errors.Is(err, ErrConflict) {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if err == nil && tag.RowsAffected() > 0 {
 		return nil
 	}
 	// Refused. If this very checkpoint is stored (a retry whose first try
@@ -205,20 +218,18 @@ func (s *Store) EndAttempt(ctx context.Context, e AttemptEnd) error {
 	var owned bool
 	err := s.pool.QueryRow(ctx, `
 		WITH owner AS (
-			SELECT id, state, checkpoints, journal_entries FROM powny.invocations
+			SELECT id, state FROM powny.invocations
 			WHERE id = $1 AND river_job_id = $2 AND attempts = $3
 			FOR UPDATE
 		), cp AS (
-			INSERT INTO powny.checkpoints (invocation_id, seq, attempt, worker, first_entry, entry_count, entries, line)
-			SELECT $1, owner.checkpoints + 1, $3, $9, owner.journal_entries, $15, $16, NULL
+			INSERT INTO powny.checkpoints (invocation_id, attempt, worker, first_entry, entry_count, entries)
+			SELECT $1, $3, $9, $19, $15, $16
 			FROM owner WHERE $15 > 0 AND owner.state = 'running'
-			RETURNING seq
+			ON CONFLICT (invocation_id, first_entry) DO NOTHING
 		), inv AS (
 			UPDATE powny.invocations i
 			SET state = $4, result = $5, error_kind = $7, error = $6, error_line = $8, wake_at = $17,
 			    failures = i.failures + CASE WHEN $18 THEN 1 ELSE 0 END,
-			    checkpoints = COALESCE((SELECT seq FROM cp), i.checkpoints),
-			    journal_entries = i.journal_entries + COALESCE((SELECT $15 FROM cp), 0),
 			    finished_at = CASE WHEN $4 IN ('succeeded', 'failed', 'cancelled') THEN now() END
 			FROM owner WHERE i.id = owner.id AND owner.state = 'running'
 			RETURNING i.id, i.state
@@ -236,7 +247,7 @@ func (s *Store) EndAttempt(ctx context.Context, e AttemptEnd) error {
 		)
 		SELECT EXISTS (SELECT 1 FROM owner) FROM (SELECT count(*) FROM done) AS d`,
 		e.InvocationID, e.RiverJobID, e.Attempt, e.State, nullJSON(e.Result), msg, kind, line,
-		e.Worker, e.StartedAt, e.outcome(), levels, messages, times, j.Count, j.Entries, wakeAt, e.Failed).Scan(&owned)
+		e.Worker, e.StartedAt, e.outcome(), levels, messages, times, j.Count, j.Entries, wakeAt, e.Failed, j.FirstEntry).Scan(&owned)
 	if err != nil {
 		return fmt.Errorf("end attempt: %w", err)
 	}
@@ -313,7 +324,8 @@ func (s *Store) ListLogs(ctx context.Context, invocationID, afterID int64, limit
 	return ls, nil
 }
 
-// CheckpointInfo describes one checkpoint row of an invocation's journal.
+// CheckpointInfo describes one checkpoint row of an invocation's journal;
+// Seq numbers them from 1.
 type CheckpointInfo struct {
 	Seq        int       `json:"seq"`
 	Attempt    int       `json:"attempt"`
@@ -328,8 +340,9 @@ type CheckpointInfo struct {
 // ListCheckpoints lists the checkpoint rows of an invocation, first first.
 func (s *Store) ListCheckpoints(ctx context.Context, invocationID int64) ([]CheckpointInfo, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT seq, attempt, worker, first_entry, entry_count, COALESCE(line, 0), length(entries), created_at
-		FROM powny.checkpoints WHERE invocation_id = $1 ORDER BY seq`, invocationID)
+		SELECT row_number() OVER (ORDER BY first_entry), attempt, worker, first_entry, entry_count,
+		       COALESCE(line, 0), length(entries), created_at
+		FROM powny.checkpoints WHERE invocation_id = $1 ORDER BY first_entry`, invocationID)
 	if err != nil {
 		return nil, fmt.Errorf("list checkpoints: %w", err)
 	}

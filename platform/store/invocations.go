@@ -65,7 +65,9 @@ type Failure struct {
 const invocationSelect = `
 	SELECT i.id, f.name, v.number, i.version_id, i.trigger, i.state, i.input, i.result,
 	       i.error_kind, i.error, i.error_line, i.attempts, i.failures, i.max_attempts,
-	       i.checkpoints, i.journal_entries, i.wake_at, i.idempotency_key, i.river_job_id, i.worker, i.created_at, i.started_at, i.finished_at
+	       (SELECT count(*) FROM powny.checkpoints c WHERE c.invocation_id = i.id),
+	       (SELECT COALESCE(sum(c.entry_count), 0) FROM powny.checkpoints c WHERE c.invocation_id = i.id),
+	       i.wake_at, i.idempotency_key, i.river_job_id, i.worker, i.created_at, i.started_at, i.finished_at
 	FROM powny.invocations i
 	JOIN powny.functions f ON f.id = i.function_id
 	JOIN powny.versions v ON v.id = i.version_id`

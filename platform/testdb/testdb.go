@@ -16,14 +16,14 @@ import (
 
 // New returns the DSN of a fresh, migrated database and a pool on it that is
 // closed when the test ends.
-func New(t testing.TB) (*pgxpool.Pool, string) {
-	t.Helper()
-	dsn := testcontainers.Postgres(t, testcontainers.WithTemplate("powny_migrated", migrate))
+func New(tb testing.TB) (*pgxpool.Pool, string) {
+	tb.Helper()
+	dsn := testcontainers.Postgres(tb, testcontainers.WithTemplate("powny_migrated", migrate))
 	pool, err := pgxpool.New(context.Background(), dsn)
 	if err != nil {
-		t.Fatalf("testdb: connect: %v", err)
+		tb.Fatalf("testdb: connect: %v", err)
 	}
-	t.Cleanup(pool.Close)
+	tb.Cleanup(pool.Close)
 	return pool, dsn
 }
 

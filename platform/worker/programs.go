@@ -26,8 +26,8 @@ type programCache struct {
 	entries map[int64]*program
 }
 
-func newProgramCache(st *store.Store, max int) *programCache {
-	return &programCache{store: st, max: max, entries: make(map[int64]*program)}
+func newProgramCache(st *store.Store, size int) *programCache {
+	return &programCache{store: st, max: size, entries: make(map[int64]*program)}
 }
 
 func (c *programCache) get(ctx context.Context, versionID int64) (*program, error) {

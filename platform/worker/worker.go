@@ -89,7 +89,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[invoke.Args]) error {
 		// Undecodable code will not get better: fail for good.
 		return w.end(ctx, run, &outcome{failure: &store.Failure{Kind: "internal", Message: err.Error()}, final: true})
 	}
-	replay, err := w.loadJournal(ctx, run)
+	replay, err := loadJournal(run)
 	if err != nil {
 		return w.end(ctx, run, &outcome{failure: &store.Failure{Kind: "internal", Message: err.Error()}, final: true})
 	}
@@ -148,16 +148,9 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[invoke.Args]) error {
 	return w.end(ctx, run, o)
 }
 
-// loadJournal reads the entries an invocation committed before this run.
-func (w *Worker) loadJournal(ctx context.Context, run store.Run) ([]journal.Entry, error) {
-	if run.Checkpoints == 0 {
-		return nil, nil
-	}
-	rows, err := w.store.LoadJournal(ctx, run.InvocationID)
-	if err != nil {
-		return nil, err
-	}
-	entries, err := journal.DecodeAll(rows)
+// loadJournal decodes the entries an invocation committed before this run.
+func loadJournal(run store.Run) ([]journal.Entry, error) {
+	entries, err := journal.DecodeAll(run.Journal)
 	if err != nil {
 		return nil, fmt.Errorf("journal of invocation %d: %w", run.InvocationID, err)
 	}
