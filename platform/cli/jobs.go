@@ -211,7 +211,11 @@ func (o *invocationOpts) show(ctx context.Context, out io.Writer) error {
 	writeRow(tw, "Function:", fmt.Sprintf("%s (version %d)", inv.Function, inv.Version))
 	writeRow(tw, "State:", inv.State)
 	writeRow(tw, "Trigger:", orDash(inv.Trigger))
-	writeRow(tw, "Attempts:", fmt.Sprintf("%d/%d", inv.Attempts, inv.MaxAttempts))
+	writeRow(tw, "Attempts:", fmt.Sprintf("%d (failures %d of %d allowed)", inv.Attempts, inv.Failures, inv.MaxAttempts))
+	writeRow(tw, "Checkpoints:", checkpointSummary(inv, loc))
+	if inv.WakeAt != nil {
+		writeRow(tw, "Wakes at:", formatTime(*inv.WakeAt, loc))
+	}
 	writeRow(tw, "Worker:", orDash(inv.Worker))
 	if inv.RiverJobID != 0 {
 		writeRow(tw, "River job:", strconv.FormatInt(inv.RiverJobID, 10))
@@ -251,6 +255,24 @@ func (o *invocationOpts) show(ctx context.Context, out io.Writer) error {
 		return writef(out, "Result:\n  %s\n", prettyJSON(inv.Result, "  "))
 	}
 	return nil
+}
+
+// checkpointSummary says how many checkpoints an invocation took, and when,
+// where in the source and by which worker the last one.
+func checkpointSummary(inv client.Invocation, loc *time.Location) string {
+	if inv.Checkpoints == 0 {
+		return "none"
+	}
+	s := fmt.Sprintf("%d (%d journal entries)", inv.Checkpoints, inv.JournalEntries)
+	if n := len(inv.CheckpointRows); n > 0 {
+		last := inv.CheckpointRows[n-1]
+		where := "at the end of attempt " + strconv.Itoa(last.Attempt)
+		if last.Line > 0 {
+			where = "line " + strconv.Itoa(last.Line)
+		}
+		s += fmt.Sprintf("; last %s, %s, by %s", formatTime(last.CreatedAt, loc), where, last.Worker)
+	}
+	return s
 }
 
 // oneLine keeps the first line of s, for table cells.

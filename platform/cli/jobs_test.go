@@ -23,13 +23,19 @@ const invocationsJSON = `{"invocations": [
 
 const invocationJSON = `{"id": 42, "function": "hello", "version": 3, "trigger": "http", "state": "succeeded",
 	"input": {"name": "x"}, "result": {"greeting": "hello, x"}, "attempts": 2, "max_attempts": 3,
+	"checkpoints": 2, "journal_entries": 5,
 	"idempotency_key": "k1", "river_job_id": 17, "worker": "worker-ab12",
 	"created_at": "2025-01-02T03:04:05Z", "started_at": "2025-01-02T03:04:05Z", "finished_at": "2025-01-02T03:04:07.5Z",
 	"history": [
 	  {"attempt": 1, "worker": "worker-zz99", "river_job_id": 16, "started_at": "2025-01-02T03:04:05Z",
 	   "finished_at": "2025-01-02T03:04:06Z", "outcome": "failed", "error": "worker lost\nstack"},
 	  {"attempt": 2, "worker": "worker-ab12", "river_job_id": 17, "started_at": "2025-01-02T03:04:06Z",
-	   "finished_at": "2025-01-02T03:04:07.5Z", "outcome": "succeeded"}]}`
+	   "finished_at": "2025-01-02T03:04:07.5Z", "outcome": "succeeded"}],
+	"checkpoint_rows": [
+	  {"seq": 1, "attempt": 1, "worker": "worker-zz99", "first_entry": 0, "entry_count": 2, "line": 4, "bytes": 120,
+	   "created_at": "2025-01-02T03:04:05.5Z"},
+	  {"seq": 2, "attempt": 2, "worker": "worker-ab12", "first_entry": 2, "entry_count": 3, "line": 9, "bytes": 200,
+	   "created_at": "2025-01-02T03:04:07Z"}]}`
 
 func TestJobs(t *testing.T) {
 	t.Parallel()
@@ -91,7 +97,8 @@ func TestJobs(t *testing.T) {
 			"Function:         hello (version 3)\n"+
 			"State:            succeeded\n"+
 			"Trigger:          http\n"+
-			"Attempts:         2/3\n"+
+			"Attempts:         2 (failures 0 of 3 allowed)\n"+
+			"Checkpoints:      2 (5 journal entries); last 2025-01-02T03:04:07Z, line 9, by worker-ab12\n"+
 			"Worker:           worker-ab12\n"+
 			"River job:        17\n"+
 			"Idempotency key:  k1\n"+
@@ -119,7 +126,7 @@ func TestJobs(t *testing.T) {
 
 		res := b.run(t, "", "jobs", "show", "7")
 		require.NoError(t, res.err)
-		require.Contains(t, res.stdout, "Error:     runtime: boom (line 9)\n")
+		require.Contains(t, res.stdout, "Error:        runtime: boom (line 9)\n")
 		require.Contains(t, res.stdout, "Input:\n  null\n")
 		require.NotContains(t, res.stdout, "History:")
 		require.NotContains(t, res.stdout, "Result:")

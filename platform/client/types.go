@@ -62,8 +62,12 @@ type Invocation struct {
 	Input          json.RawMessage `json:"input"`
 	Result         json.RawMessage `json:"result,omitempty"`
 	Error          *Failure        `json:"error,omitempty"`
-	Attempts       int             `json:"attempts"`
-	MaxAttempts    int             `json:"max_attempts"`
+	Attempts       int             `json:"attempts"` // runs started: retries, resumes and rescues included
+	Failures       int             `json:"failures,omitempty"`
+	MaxAttempts    int             `json:"max_attempts"` // failures allowed before it fails for good
+	Checkpoints    int             `json:"checkpoints,omitempty"`
+	JournalEntries int             `json:"journal_entries,omitempty"`
+	WakeAt         *time.Time      `json:"wake_at,omitempty"`
 	IdempotencyKey string          `json:"idempotency_key,omitempty"`
 	RiverJobID     int64           `json:"river_job_id,omitempty"`
 	Worker         string          `json:"worker,omitempty"`
@@ -71,6 +75,20 @@ type Invocation struct {
 	StartedAt      *time.Time      `json:"started_at,omitempty"`
 	FinishedAt     *time.Time      `json:"finished_at,omitempty"`
 	History        []Attempt       `json:"history,omitempty"`
+	CheckpointRows []Checkpoint    `json:"checkpoint_rows,omitempty"`
+}
+
+// Checkpoint is one checkpoint row of an invocation's journal: which run
+// wrote it, from where in the source, and which journal entries it holds.
+type Checkpoint struct {
+	Seq        int       `json:"seq"`
+	Attempt    int       `json:"attempt"`
+	Worker     string    `json:"worker"`
+	FirstEntry int       `json:"first_entry"`
+	EntryCount int       `json:"entry_count"`
+	Line       int       `json:"line,omitempty"`
+	Bytes      int       `json:"bytes"`
+	CreatedAt  time.Time `json:"created_at"`
 }
 
 // Finished reports whether the invocation is in a final state.
