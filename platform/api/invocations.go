@@ -101,14 +101,11 @@ func (s *Server) waitParam(r *http.Request) (time.Duration, error) {
 }
 
 func (s *Server) getInvocation(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
+	inv, err := s.pathInvocation(r)
 	if err != nil {
 		return err
 	}
-	inv, err := s.store.GetInvocation(r.Context(), id)
-	if err != nil {
-		return notFound(err, "invocation %d", id)
-	}
+	id := inv.ID
 	history, err := s.store.ListAttempts(r.Context(), id)
 	if err != nil {
 		return err
@@ -121,20 +118,29 @@ func (s *Server) getInvocation(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) invocationJournal(w http.ResponseWriter, r *http.Request) error {
+// pathInvocation reads the invocation the {id} path value names.
+func (s *Server) pathInvocation(r *http.Request) (store.Invocation, error) {
 	id, err := pathID(r, "id")
 	if err != nil {
-		return err
+		return store.Invocation{}, err
 	}
 	inv, err := s.store.GetInvocation(r.Context(), id)
 	if err != nil {
-		return notFound(err, "invocation %d", id)
+		return store.Invocation{}, notFound(err, "invocation %d", id)
+	}
+	return inv, nil
+}
+
+func (s *Server) invocationJournal(w http.ResponseWriter, r *http.Request) error {
+	inv, err := s.pathInvocation(r)
+	if err != nil {
+		return err
 	}
 	code, _, err := s.store.LoadCode(r.Context(), inv.VersionID)
 	if err != nil {
 		return err
 	}
-	rows, err := s.store.LoadJournal(r.Context(), id)
+	rows, err := s.store.LoadJournal(r.Context(), inv.ID)
 	if err != nil {
 		return err
 	}
@@ -207,10 +213,6 @@ func (s *Server) cancelInvocation(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) invocationLogs(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
 	after, err := queryInt(r, "after")
 	if err != nil {
 		return err
@@ -219,10 +221,11 @@ func (s *Server) invocationLogs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.store.GetInvocation(r.Context(), id); err != nil {
-		return notFound(err, "invocation %d", id)
+	inv, err := s.pathInvocation(r)
+	if err != nil {
+		return err
 	}
-	logs, err := s.store.ListLogs(r.Context(), id, after, int(min(limit, 10_000)))
+	logs, err := s.store.ListLogs(r.Context(), inv.ID, after, int(min(limit, 10_000)))
 	if err != nil {
 		return err
 	}
