@@ -110,6 +110,10 @@ func (c *Collector) Collect(ctx context.Context) (int64, error) {
 		c.cfg.Logger.InfoContext(ctx, "deleted finished invocations", slog.Int64("count", total),
 			slog.Time("finished_before", cutoff))
 	}
+	// Records of workers long gone: their invocations were rescued long ago.
+	if _, err := c.store.ForgetWorkers(ctx, max(time.Hour, 10*c.cfg.RescueAfter)); err != nil {
+		return total, err
+	}
 	return total, nil
 }
 

@@ -130,3 +130,13 @@ func (s *Store) WakeDue(ctx context.Context, ahead time.Duration) (int64, error)
 	}
 	return n, nil
 }
+
+// ForgetWorkers deletes the records of workers silent for longer than
+// after; a missing record reads as a lost worker, like a stale one.
+func (s *Store) ForgetWorkers(ctx context.Context, after time.Duration) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM powny.workers WHERE heartbeat_at < now() - make_interval(secs => $1)`, after.Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("forget workers: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
