@@ -84,6 +84,9 @@ func (c *Collector) Sweep(ctx context.Context) {
 	if err != nil && ctx.Err() == nil {
 		c.cfg.Logger.WarnContext(ctx, "rescue failed; retrying next sweep", slog.String("err", err.Error()))
 	}
+	if _, err := c.store.FinalizeLostJobs(ctx, c.cfg.RescueAfter); err != nil && ctx.Err() == nil {
+		c.cfg.Logger.WarnContext(ctx, "finalizing the jobs of lost workers failed; retrying next sweep", slog.String("err", err.Error()))
+	}
 	// A second of lead: workers poll available jobs every 100ms and take
 	// them when their time comes.
 	if _, err := c.store.WakeDue(ctx, time.Second); err != nil && ctx.Err() == nil {

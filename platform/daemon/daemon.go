@@ -133,7 +133,9 @@ func Run(ctx context.Context, cfg Config) error {
 		w       *worker.Worker
 	)
 	if cfg.Roles.Worker {
-		w, err = worker.New(st, worker.Config{ID: cfg.WorkerID, Runner: fnrun.NewRunner(cfg.Runner), Logger: log})
+		w, err = worker.New(st, worker.Config{
+			ID: cfg.WorkerID, Runner: fnrun.NewRunner(cfg.Runner), RescueAfter: cfg.RescueAfter, Logger: log,
+		})
 		if err != nil {
 			return err
 		}
@@ -172,7 +174,7 @@ func Run(ctx context.Context, cfg Config) error {
 		// Heartbeats stop after River has stopped (shutdown runs in reverse):
 		// until its runs have ended, this worker must not look lost.
 		hbCtx, hbStop := context.WithCancel(context.WithoutCancel(ctx))
-		beat, err := w.Heartbeats(hbCtx, cfg.RescueAfter/4, cfg.Version)
+		beat, err := w.Heartbeats(hbCtx, cfg.Version)
 		if err != nil {
 			hbStop()
 			return err

@@ -200,10 +200,17 @@ func (s *Store) InsertInvocation(ctx context.Context, db DB, ni NewInvocation) (
 // by the SQL expression fn, once per row of from: what River's insert would
 // write, in our own statement.
 func insertJobSQL(fn, from string) string {
+	return insertJobAtSQL(fn, from, "NULL")
+}
+
+// insertJobAtSQL is insertJobSQL for a job that must not run before the
+// time the SQL expression at gives (NULL: now): it is scheduled until then.
+func insertJobAtSQL(fn, from, at string) string {
 	return `
 		INSERT INTO river_job (args, kind, max_attempts, priority, queue, state, scheduled_at, tags, metadata)
 		SELECT jsonb_build_object('function', ` + fn + `::text), '` + JobKind + `', ` + strconv.Itoa(JobMaxAttempts) + `, 1,
-		       'default', 'available', now(), '{}', '{}'
+		       'default', CASE WHEN ` + at + ` > now() THEN 'scheduled' ELSE 'available' END::river_job_state,
+		       GREATEST(now(), ` + at + `), '{}', '{}'
 		FROM ` + from + `
 		RETURNING id`
 }

@@ -19,11 +19,28 @@ type Worker struct {
 	HeartbeatAt time.Time `json:"heartbeat_at"`
 }
 
-// Heartbeat records that worker w is alive (registering it on its first beat).
+// RegisterWorker records that a worker process starts under id w.ID, and
+// returns its start time (the database's clock). A process that reuses the
+// id of a dead one takes its record over: the River jobs attempted before
+// the new start are its predecessor's, and RescueLost takes them back at once
+// instead of trusting the new process's heartbeats for them.
+func (s *Store) RegisterWorker(ctx context.Context, w Worker) (time.Time, error) {
+	var started time.Time
+	if err := s.pool.QueryRow(ctx, `
+		INSERT INTO powny.workers (id, host, pid, version) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, version = excluded.version,
+		    started_at = now(), heartbeat_at = now()
+		RETURNING started_at`, w.ID, w.Host, w.PID, w.Version).Scan(&started); err != nil {
+		return started, fmt.Errorf("register worker: %w", err)
+	}
+	return started, nil
+}
+
+// Heartbeat records that worker w, registered at w.StartedAt, is alive.
 func (s *Store) Heartbeat(ctx context.Context, w Worker) error {
 	if _, err := s.pool.Exec(ctx, `
-		INSERT INTO powny.workers (id, host, pid, version) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`, w.ID, w.Host, w.PID, w.Version); err != nil {
+		INSERT INTO powny.workers (id, host, pid, version, started_at) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`, w.ID, w.Host, w.PID, w.Version, w.StartedAt); err != nil {
 		return fmt.Errorf("heartbeat: %w", err)
 	}
 	return nil
@@ -35,6 +52,32 @@ func (s *Store) RemoveWorker(ctx context.Context, id string) error {
 		return fmt.Errorf("remove worker: %w", err)
 	}
 	return nil
+}
+
+// lostJobSQL selects the running invocation jobs j (kind $1) whose worker w
+// (joined on the last of j.attempted_by) is lost: no record, no heartbeat
+// for $2 seconds, or a new process took its id since it fetched the job.
+const lostJobSQL = `j.state = 'running' AND j.kind = $1
+	AND (w.id IS NULL OR w.heartbeat_at < now() - make_interval(secs => $2) OR j.attempted_at < w.started_at)`
+
+// FinalizeLostJobs completes the running jobs of lost workers whose
+// invocation finished anyway (the worker died after recording the end,
+// before River's completer wrote it), so River's tables do not show them
+// running until its own rescuer comes by.
+func (s *Store) FinalizeLostJobs(ctx context.Context, after time.Duration) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE river_job SET state = 'completed', finalized_at = now()
+		WHERE id IN (
+			SELECT j.id FROM river_job j
+			LEFT JOIN powny.workers w ON w.id = j.attempted_by[array_length(j.attempted_by, 1)]
+			WHERE `+lostJobSQL+`
+			  AND NOT EXISTS (SELECT 1 FROM powny.invocations i
+			                  WHERE i.river_job_id = j.id AND i.state IN ('queued', 'running', 'waiting'))
+			FOR UPDATE OF j SKIP LOCKED)`, JobKind, after.Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("finalize lost jobs: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // Rescue is one invocation taken back from a lost worker.
@@ -71,8 +114,7 @@ func (s *Store) RescueLost(ctx context.Context, after time.Duration, limit int) 
 				JOIN powny.invocations i ON i.river_job_id = j.id
 				JOIN powny.functions f ON f.id = i.function_id
 				LEFT JOIN powny.workers w ON w.id = j.attempted_by[array_length(j.attempted_by, 1)]
-				WHERE j.state = 'running' AND j.kind = $1 AND i.state IN ('queued', 'running')
-				  AND (w.id IS NULL OR w.heartbeat_at < now() - make_interval(secs => $2))
+				WHERE `+lostJobSQL+` AND i.state IN ('queued', 'running', 'waiting')
 				LIMIT 1
 				FOR UPDATE OF i SKIP LOCKED`, JobKind, after.Seconds()).
 				Scan(&r.InvocationID, &r.OldJobID, &r.Worker, &fn, &attempt, &state, &startedAt)
@@ -88,9 +130,14 @@ func (s *Store) RescueLost(ctx context.Context, after time.Duration, limit int) 
 					SET state = 'cancelled', finalized_at = now(),
 					    errors = array_append(errors, jsonb_build_object('at', now(), 'attempt', attempt, 'error', $4::text, 'trace', ''))
 					WHERE id = $2 AND state = 'running'
-				), one AS (SELECT 1), job AS (`+insertJobSQL("$3", "one")+`
+				), one AS (SELECT 1), job AS (`+insertJobAtSQL("$3", "one", "(SELECT wake_at FROM powny.invocations WHERE id = $1 AND state = 'waiting')")+`
 				), inv AS (
-					UPDATE powny.invocations SET river_job_id = job.id, state = 'queued'
+					-- A waiting invocation (its worker died after recording the
+					-- suspension, before River snoozed the job) stays waiting; its
+					-- new job is scheduled at wake_at, and WakeDue makes it
+					-- available when it is due.
+					UPDATE powny.invocations SET river_job_id = job.id,
+					    state = CASE WHEN state = 'waiting' THEN 'waiting' ELSE 'queued' END
 					FROM job WHERE powny.invocations.id = $1
 					RETURNING job.id
 				), att AS (

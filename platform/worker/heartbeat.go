@@ -10,17 +10,21 @@ import (
 	"github.com/powny/powny/platform/store"
 )
 
-// Heartbeats records that this worker is alive every interval until ctx
-// ends, then removes its record: the collector takes back the invocations of
-// a worker whose record is missing or older than its rescue delay. The first
-// beat is written before Heartbeats returns its loop, so a worker is known
-// before it fetches any job.
-func (w *Worker) Heartbeats(ctx context.Context, interval time.Duration, version string) (run func(), err error) {
+// Heartbeats records that this worker is alive, four times per rescue delay,
+// until ctx ends, then removes its record: the collector takes back the
+// invocations of a worker whose record is missing or older than its rescue
+// delay. The first beat is written before Heartbeats returns its loop, so a
+// worker is known before it fetches any job. The beats also keep the
+// worker's lease (see lease).
+func (w *Worker) Heartbeats(ctx context.Context, version string) (run func(), err error) {
+	interval := w.lease.rescueAfter / 4
 	host, _ := os.Hostname()
 	me := store.Worker{ID: w.id, Host: cmp.Or(host, "unknown"), PID: os.Getpid(), Version: version}
-	if err := w.store.Heartbeat(ctx, me); err != nil {
+	start := time.Now()
+	if me.StartedAt, err = w.store.RegisterWorker(ctx, me); err != nil {
 		return nil, err
 	}
+	w.lease.beat(start)
 	return func() {
 		t := time.NewTicker(interval)
 		defer t.Stop()
@@ -34,9 +38,18 @@ func (w *Worker) Heartbeats(ctx context.Context, interval time.Duration, version
 				}
 				return
 			case <-t.C:
-				if err := w.store.Heartbeat(ctx, me); err != nil && ctx.Err() == nil {
-					w.logger.WarnContext(ctx, "heartbeat failed", slog.String("err", err.Error()))
+				if n := w.lease.beforeBeat(); n > 0 {
+					w.logger.WarnContext(ctx, "heartbeats were missing for longer than the rescue delay; cancelled this worker's runs",
+						slog.Int("runs", n))
 				}
+				start := time.Now()
+				if err := w.store.Heartbeat(ctx, me); err != nil {
+					if ctx.Err() == nil {
+						w.logger.WarnContext(ctx, "heartbeat failed", slog.String("err", err.Error()))
+					}
+					continue
+				}
+				w.lease.beat(start)
 			}
 		}
 	}, nil

@@ -27,6 +27,11 @@ type Config struct {
 	// MaxLogLines caps the lines one attempt may log; further lines are
 	// dropped and counted. Default 10,000.
 	MaxLogLines int
+	// RescueAfter is how long the collector lets this worker miss heartbeats
+	// before it gives its invocations to others. The worker heartbeats four
+	// times per RescueAfter, performs no effect once its last heartbeat is
+	// half of it old, and cancels its runs after missing it whole. Default 10s.
+	RescueAfter time.Duration
 	// RetryFor is how long a checkpoint or the record of an attempt's end is
 	// retried while Postgres is unreachable (restarting, say) before the run
 	// gives up; it then resumes from its last checkpoint later. Default 30s.
@@ -45,6 +50,7 @@ type Worker struct {
 	programs    *programCache
 	maxLogLines int
 	retryFor    time.Duration
+	lease       *lease
 	logger      *slog.Logger
 }
 
@@ -63,6 +69,7 @@ func New(st *store.Store, cfg Config) (*Worker, error) {
 		programs:    newProgramCache(st, 1024),
 		maxLogLines: cmp.Or(cfg.MaxLogLines, 10_000),
 		retryFor:    cmp.Or(cfg.RetryFor, 30*time.Second),
+		lease:       newLease(cmp.Or(cfg.RescueAfter, 10*time.Second)),
 		logger:      cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
 	}, nil
 }
@@ -74,6 +81,9 @@ func (w *Worker) Timeout(*river.Job[invoke.Args]) time.Duration { return -1 }
 // Work runs one attempt of an invocation: from the start, replaying its
 // journal up to its last checkpoint, then live.
 func (w *Worker) Work(ctx context.Context, job *river.Job[invoke.Args]) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	defer w.lease.track(cancel)()
 	log := w.logger.With(slog.Int64("job", job.ID), slog.String("function", job.Args.Function))
 	run, err := w.store.StartAttempt(ctx, job.ID, w.id)
 	if errors.Is(err, store.ErrNotRunnable) {
@@ -121,7 +131,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[invoke.Args]) error {
 	})
 	result, runErr := w.runner.Run(ctx, prog.program, run.Input, fnrun.RunOptions{
 		Timeout: prog.config.Timeout,
-		Effects: j,
+		Effects: leased{Effects: j, lease: w.lease},
 		Logs:    logs,
 	})
 	if runErr == nil {
@@ -191,8 +201,14 @@ func (w *Worker) failure(ctx context.Context, run store.Run, runErr error) *outc
 		o.failure, o.wakeAt = nil, re.Until
 	case errors.Is(context.Cause(ctx), river.ErrJobCancelledRemotely):
 		o.failure.Kind, o.cancelled = "cancelled", true
+	case errors.Is(context.Cause(ctx), errLeaseLost):
+		o.failure = &store.Failure{Kind: "interrupted", Message: "worker " + w.id + ": " + errLeaseLost.Error()}
+		o.stopped = true
 	case ctx.Err() != nil:
 		o.failure = &store.Failure{Kind: "interrupted", Message: "worker " + w.id + " stopped during the attempt"}
+		o.stopped = true
+	case re != nil && re.Kind == "interrupted":
+		// The lease refused an effect: resume from the last checkpoint.
 		o.stopped = true
 	case re != nil && re.Kind == journal.KindNondeterminism:
 		// Replaying again would diverge again: never retried.

@@ -1,0 +1,48 @@
+// Package crashtest holds Powny's failure tests: the real binary runs as
+// separate OS processes (api, workers, collector) against a real PostgreSQL,
+// and the tests kill, pause and restart them (and, in crashtest/pgrestart,
+// the database server) while durable functions run.
+//
+// # The tests
+//
+//   - TestCrashResume: 50 SIGKILLs of workers that run invocations (and of
+//     the collector now and then) under a stream of invocations; every
+//     invocation succeeds exactly once with a whole journal, and an effect
+//     recorded by a committed checkpoint is never performed again. It
+//     reports the time from a kill to the next attempt.
+//   - TestFencing: the worker running an invocation is paused (SIGSTOP) in
+//     an effect or in a sleep, the invocation is rescued onto another
+//     worker, then the paused worker resumes (SIGCONT): its stale run writes
+//     nothing, the journal stays contiguous.
+//   - TestDurableSleepSurvivesFullRestart: every process is stopped while
+//     an invocation sleeps durably; new ones wake it on time.
+//   - TestRestartSameWorkerID: a worker restarted at once under the same id
+//     does not strand what its dead predecessor was running.
+//   - crashtest/pgrestart: PostgreSQL restarts under 200 running
+//     invocations (a package of its own: the restart ends every session on
+//     the server its test binary shares).
+//
+// Every process runs with POWNY_RESCUE_AFTER=1s and logs at debug level to a
+// file; a failed test prints the end of each log and keeps the folder
+// (POWNY_CRASHTEST_KEEP_LOGS=1 keeps it for passing tests too).
+//
+// # The harness
+//
+// The non-test files are the harness that both test packages share:
+// [Cluster] starts and signals the processes, [API] calls the HTTP API,
+// [Sink] is the HTTP endpoint the test functions post their effects to (it
+// records each one, and can say which attempt performed it), and the audit
+// helpers ([Attempts], [Checkpoints], [CheckJournal], [WaitAllFinished])
+// read the powny_* views and the journal back. The test binary is the
+// binary under test: [RunMainIfChild], first in TestMain, makes a
+// re-executed test binary run powny's main instead of the tests.
+//
+// # Imports
+//
+// crashtest is for tests only and is never linked into the powny binary. It
+// may import platform/cli (to run as the binary), platform/journal (to
+// decode journals), pgx and the standard library. Only its test files (and
+// pgrestart's) import testcontainers and platform/testdb, which the
+// harness must not (see depguard in .golangci.yaml): tests hand it a DSN
+// and a pool.
+package crashtest
