@@ -17,12 +17,16 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/powny/powny/platform/cli"
 	"github.com/powny/powny/platform/daemon"
 	"github.com/powny/powny/platform/testdb"
 	"github.com/powny/powny/testcontainers"
 )
 
-func TestMain(m *testing.M) { testcontainers.Main(m) }
+func TestMain(m *testing.M) {
+	cli.TuneGC() // as the powny binary does: both sides of each comparison run in this process
+	testcontainers.Main(m)
+}
 
 const (
 	token         = "bench"
