@@ -45,6 +45,12 @@ func run(m *testing.M, leakOpts ...goleak.Option) int {
 // shutdown stops the shared servers and returns the leak options of their
 // backends.
 func shutdown() ([]goleak.Option, error) {
+	zkOpts, zkErr := shutdownZooKeeper()
+	pgOpts, pgErr := shutdownPostgres()
+	return append(pgOpts, zkOpts...), errors.Join(pgErr, zkErr)
+}
+
+func shutdownPostgres() ([]goleak.Option, error) {
 	// Settle pgOnce: no server can start after this.
 	shared.pgOnce.Do(func() { shared.pgErr = errors.New("the tests are over") })
 	s := shared.pg

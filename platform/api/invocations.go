@@ -58,7 +58,7 @@ func (s *Server) invokeFunction(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	inv, existing, err := s.invoke.Start(r.Context(), store.NewInvocation{
-		Function: name, Input: input, Trigger: "http", IdempotencyKey: key,
+		Function: name, Input: input, Trigger: "http", IdempotencyKey: key, Notify: wait > 0,
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound(err, "function %q", name)

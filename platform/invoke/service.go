@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
@@ -13,8 +15,27 @@ import (
 
 // Service starts and cancels invocations.
 type Service struct {
-	store *store.Store
-	river *river.Client[pgx.Tx]
+	store    *store.Store
+	river    *river.Client[pgx.Tx]
+	lastWake atomic.Int64 // unix nanoseconds of the last invocation that woke workers
+}
+
+// wakeEvery is how often, at most, an invocation nobody waits for wakes idle
+// workers with a notification. Under a burst, workers are busy and fetch
+// again after each job; an invocation that does not wake them is fetched
+// then, or at their next poll. (River's own inserts limit their
+// notifications the same way.)
+const wakeEvery = 10 * time.Millisecond
+
+// wake says whether a new invocation should wake workers: always when a
+// caller waits for it, else at most once per wakeEvery.
+func (s *Service) wake(waited bool) bool {
+	if waited {
+		return true
+	}
+	now := time.Now().UnixNano()
+	last := s.lastWake.Load()
+	return now-last >= int64(wakeEvery) && s.lastWake.CompareAndSwap(last, now)
 }
 
 // New returns a Service that stores invocations in st and queues them on rc.
@@ -26,6 +47,7 @@ func New(st *store.Store, rc *river.Client[pgx.Tx]) *Service {
 // the River job that runs it. When the idempotency key was used before, it
 // returns that invocation with existing true.
 func (s *Service) Start(ctx context.Context, req store.NewInvocation) (inv store.Invocation, existing bool, err error) {
+	req.Wake = s.wake(req.Notify)
 	if req.IdempotencyKey == "" {
 		inv, err = s.store.InsertInvocation(ctx, s.store.Pool(), req)
 		return inv, false, err
@@ -46,6 +68,7 @@ func (s *Service) Start(ctx context.Context, req store.NewInvocation) (inv store
 // gives store.ErrDuplicateKey: roll back, then find the earlier invocation
 // with store.FindByIdempotencyKey.
 func (s *Service) StartTx(ctx context.Context, tx pgx.Tx, req store.NewInvocation) (store.Invocation, error) {
+	req.Wake = req.Wake || s.wake(req.Notify)
 	return s.store.InsertInvocation(ctx, tx, req)
 }
 

@@ -196,7 +196,8 @@ func (e AttemptEnd) outcome() string {
 // EndAttempt records how an attempt ended, the lines it logged and the rest
 // of its journal, in one statement that first checks the fence (ErrFenced:
 // nothing written). An invocation cancelled meanwhile keeps its state. When
-// the state is final, the id is sent on DoneChannel.
+// the state is final and a caller waits (NewInvocation.Notify), the id is
+// sent on DoneChannel.
 func (s *Store) EndAttempt(ctx context.Context, e AttemptEnd) error {
 	var kind, msg *string
 	var line *int
@@ -232,7 +233,7 @@ func (s *Store) EndAttempt(ctx context.Context, e AttemptEnd) error {
 			    failures = i.failures + CASE WHEN $18 THEN 1 ELSE 0 END,
 			    finished_at = CASE WHEN $4 IN ('succeeded', 'failed', 'cancelled') THEN now() END
 			FROM owner WHERE i.id = owner.id AND owner.state = 'running'
-			RETURNING i.id, i.state
+			RETURNING i.id, i.state, i.notify
 		), att AS (
 			INSERT INTO powny.attempts (invocation_id, attempt, worker, river_job_id, started_at, finished_at, outcome, error)
 			SELECT $1, $3, $9, $2, $10, now(), $11, $6 FROM owner
@@ -243,7 +244,7 @@ func (s *Store) EndAttempt(ctx context.Context, e AttemptEnd) error {
 			INSERT INTO powny.logs (invocation_id, attempt, level, message, logged_at)
 			SELECT $1, $3, l, m, t FROM att, unnest($12::text[], $13::text[], $14::timestamptz[]) AS x(l, m, t)
 		), done AS (
-			SELECT pg_notify('`+DoneChannel+`', id::text) FROM inv WHERE state IN ('succeeded', 'failed', 'cancelled')
+			SELECT pg_notify('`+DoneChannel+`', id::text) FROM inv WHERE notify AND state IN ('succeeded', 'failed', 'cancelled')
 		)
 		SELECT EXISTS (SELECT 1 FROM owner) FROM (SELECT count(*) FROM done) AS d`,
 		e.InvocationID, e.RiverJobID, e.Attempt, e.State, nullJSON(e.Result), msg, kind, line,

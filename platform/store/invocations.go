@@ -120,6 +120,13 @@ type NewInvocation struct {
 	Trigger        string
 	Input          json.RawMessage
 	IdempotencyKey string // empty for none
+	// Notify says a caller waits for the result: the id is sent on
+	// DoneChannel when the invocation finishes. (Notifications are not free:
+	// Postgres serializes the commits that send one.)
+	Notify bool
+	// Wake sends River's insert notification, so an idle worker fetches the
+	// job at once rather than at its next poll.
+	Wake bool
 }
 
 // JobKind is the River job kind of invocation jobs.
@@ -141,7 +148,7 @@ var ErrIdempotencyMismatch = fmt.Errorf("%w: idempotency key already used with a
 
 // InsertInvocation stores a queued invocation of the function's active
 // version together with the River job that will run it, and wakes River's
-// workers, in one statement on db (the pool, or a transaction to start it
+// workers if asked to, in one statement on db (the pool, or a transaction to start it
 // with other writes). It writes River's job table directly, as River's own
 // clients in other languages do: one round trip instead of River's insert
 // plus ours. Its max_attempts is the version config's "retries" plus one.
@@ -166,15 +173,15 @@ func (s *Store) InsertInvocation(ctx context.Context, db DB, ni NewInvocation) (
 			FROM powny.functions f JOIN powny.versions v ON v.id = f.active_version
 			WHERE f.name = $1
 		), job AS (`+insertJobSQL("$1", "v")+`), ins AS (
-			INSERT INTO powny.invocations (function_id, version_id, trigger, state, input, max_attempts, idempotency_key, river_job_id)
-			SELECT v.function_id, v.version_id, $2, 'queued', $3, v.max_attempts, $4, job.id
+			INSERT INTO powny.invocations (function_id, version_id, trigger, state, input, max_attempts, idempotency_key, notify, river_job_id)
+			SELECT v.function_id, v.version_id, $2, 'queued', $3, v.max_attempts, $4, $5, job.id
 			FROM v, job
 			ON CONFLICT (function_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 			RETURNING id, version_id, max_attempts, river_job_id, created_at
-		), wake AS (`+wakeWorkersSQL("ins")+`)
+		), wake AS (`+wakeWorkersSQL("ins WHERE $6")+`)
 		SELECT ins.id, ins.version_id, v.number, ins.max_attempts, ins.river_job_id, ins.created_at
 		FROM ins, v, (SELECT count(*) FROM wake) AS w`,
-		ni.Function, ni.Trigger, ni.Input, key).
+		ni.Function, ni.Trigger, ni.Input, key, ni.Notify, ni.Wake).
 		Scan(&inv.ID, &inv.VersionID, &inv.Version, &inv.MaxAttempts, &inv.RiverJobID, &inv.CreatedAt)
 	if err = interpretError(err); err == nil {
 		return inv, nil
