@@ -111,6 +111,17 @@ CREATE TABLE powny.workers (
     heartbeat_at  timestamptz NOT NULL DEFAULT now()
 );
 
+-- The collectors' leader: each new leader takes the next term, and its
+-- rescues check, in the same statement, that its term is still the current
+-- one, so two leaders never act at once even if one has not heard yet that
+-- it lost its ZooKeeper session.
+CREATE TABLE powny.collector_leader (
+    id      integer     PRIMARY KEY CHECK (id = 1),
+    term    bigint      NOT NULL,
+    member  text        NOT NULL,
+    since   timestamptz NOT NULL
+);
+
 CREATE TABLE powny.logs (
     id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     invocation_id  bigint      NOT NULL REFERENCES powny.invocations (id) ON DELETE CASCADE,

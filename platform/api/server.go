@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/powny/powny/platform/coord"
 	"github.com/powny/powny/platform/invoke"
 	"github.com/powny/powny/platform/store"
 )
@@ -25,6 +26,11 @@ type Config struct {
 	MaxWait time.Duration
 	// Logger logs requests at debug level and failures at error level. Default: discard.
 	Logger *slog.Logger
+	// Coord says which members are alive and who leads the collectors, for
+	// GET /v1/system. Default: an in-process coordinator.
+	Coord coord.Coordinator
+	// Distributed says Coord is ZooKeeper, shared by every process.
+	Distributed bool
 }
 
 // Server is the API's http.Handler.
@@ -45,6 +51,9 @@ func New(cfg Config, st *store.Store, inv *invoke.Service, waiter *invoke.Waiter
 	cfg.MaxBodyBytes = cmp.Or(cfg.MaxBodyBytes, 1<<20)
 	cfg.MaxWait = cmp.Or(cfg.MaxWait, 10*time.Minute)
 	cfg.Logger = cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
+	if cfg.Coord == nil {
+		cfg.Coord = coord.NewLocal()
+	}
 	s := &Server{cfg: cfg, pool: st.Pool(), store: st, invoke: inv, waiter: waiter, mux: http.NewServeMux()}
 	s.routes()
 	return s, nil
@@ -67,6 +76,7 @@ func (s *Server) routes() {
 	auth("DELETE /v1/invocations/{id}", s.cancelInvocation)
 	auth("GET /v1/invocations/{id}/logs", s.invocationLogs)
 	auth("GET /v1/invocations/{id}/journal", s.invocationJournal)
+	auth("GET /v1/system", s.system)
 	s.mux.Handle("/", s.authenticated(func(_ http.ResponseWriter, r *http.Request) error {
 		return problem(http.StatusNotFound, "not-found", "no route for "+r.Method+" "+r.URL.Path)
 	}))

@@ -64,6 +64,7 @@ func addClientCommandsEnv(root *cobra.Command, out io.Writer, ce clientEnv) {
 		newFunctionsCommand(out, ce),
 		newJobsCommand(out, ce),
 		newReplayCommand(out, ce),
+		newSystemCommand(out, ce),
 	)
 }
 

@@ -28,6 +28,8 @@ type daemonOptions struct {
 	ShutdownGrace     time.Duration
 	Retention         time.Duration
 	RescueAfter       time.Duration
+	ZooKeeper         string
+	SessionTimeout    time.Duration
 	MaxResult         int
 	MaxHTTPBody       int64
 	Migrate           bool
@@ -47,6 +49,8 @@ func (o *daemonOptions) bind(fs *pflag.FlagSet, migrateDefault bool) {
 	durationFlag(fs, &o.envErrs, &o.ShutdownGrace, "shutdown-grace", "POWNY_SHUTDOWN_GRACE", 10*time.Second, "time running invocations get to finish at shutdown")
 	durationFlag(fs, &o.envErrs, &o.Retention, "retention", "POWNY_RETENTION", 7*24*time.Hour, "how long finished invocations are kept")
 	durationFlag(fs, &o.envErrs, &o.RescueAfter, "rescue-after", "POWNY_RESCUE_AFTER", 10*time.Second, "how long a worker may miss heartbeats before its invocations run elsewhere")
+	stringFlag(fs, &o.ZooKeeper, "zookeeper", "POWNY_ZOOKEEPER", "", "ZooKeeper connect string host:port,...[/chroot] (empty: in-process coordination)")
+	durationFlag(fs, &o.envErrs, &o.SessionTimeout, "session-timeout", "POWNY_SESSION_TIMEOUT", 4*time.Second, "ZooKeeper session timeout: how long a dead process stays a member")
 	intFlag(fs, &o.envErrs, &o.MaxResult, "max-result", "POWNY_MAX_RESULT", 1<<20, "largest function result, in bytes of JSON")
 	int64Flag(fs, &o.envErrs, &o.MaxHTTPBody, "max-http-body", "POWNY_MAX_HTTP_BODY", 10<<20, "largest response body a function's http call may read")
 	fs.BoolVar(&o.Migrate, "migrate", migrateDefault, "apply pending database migrations at start")
@@ -69,6 +73,7 @@ func (o *daemonOptions) Validate() error {
 	positive("shutdown-grace", o.ShutdownGrace > 0)
 	positive("retention", o.Retention > 0)
 	positive("rescue-after", o.RescueAfter > 0)
+	positive("session-timeout", o.SessionTimeout > 0)
 	positive("max-result", o.MaxResult > 0)
 	positive("max-http-body", o.MaxHTTPBody > 0)
 	return errors.Join(errs...)
@@ -96,6 +101,8 @@ func (o *daemonOptions) config(roles daemon.Roles, stderr io.Writer) (daemon.Con
 		ShutdownGrace:     o.ShutdownGrace,
 		Retention:         o.Retention,
 		RescueAfter:       o.RescueAfter,
+		ZooKeeper:         o.ZooKeeper,
+		SessionTimeout:    o.SessionTimeout,
 		Version:           Version,
 		Runner:            fnrun.RunnerConfig{MaxResult: o.MaxResult, MaxHTTPBody: o.MaxHTTPBody},
 		Logger:            logger,

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/powny/powny/platform/coord"
 	"github.com/powny/powny/platform/store"
 )
 
@@ -24,6 +25,17 @@ type Config struct {
 	// SweepInterval is the time between two sweeps for lost invocations and
 	// for sleeping invocations due to wake. Default 500ms.
 	SweepInterval time.Duration
+	// Coord elects the collector that acts, among those sharing it. Default:
+	// an in-process coordinator (this collector leads).
+	Coord coord.Coordinator
+	// ID is this collector's member id, its value in the election. Default "collector".
+	ID string
+	// Distributed says Coord is shared by every process (ZooKeeper): the
+	// leader learns which workers are lost from their membership, the moment
+	// one disappears, and fences its rescues with its term. Otherwise every
+	// collector process acts (their statements skip each other's rows), and
+	// Postgres heartbeats say which workers are lost.
+	Distributed bool
 	// Logger. Default: discard.
 	Logger *slog.Logger
 }
@@ -42,28 +54,97 @@ func New(st *store.Store, cfg Config) (*Collector, error) {
 	cfg.RescueAfter = cmp.Or(cfg.RescueAfter, 10*time.Second)
 	cfg.SweepInterval = cmp.Or(cfg.SweepInterval, 500*time.Millisecond)
 	cfg.Logger = cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
+	cfg.ID = cmp.Or(cfg.ID, "collector")
+	if cfg.Coord == nil {
+		cfg.Coord = coord.NewLocal()
+	}
 	if cfg.Retention < 0 || cfg.Interval < 0 || cfg.BatchSize < 0 || cfg.RescueAfter < 0 || cfg.SweepInterval < 0 {
 		return nil, errors.New("collector: Retention, Interval, BatchSize, RescueAfter and SweepInterval must be positive")
 	}
 	return &Collector{cfg: cfg, store: st}, nil
 }
 
-// Run sweeps every SweepInterval and collects every Interval until ctx ends.
+// Run campaigns to lead the collectors and, while it leads, sweeps every
+// SweepInterval (and whenever a worker member leaves) and collects every
+// Interval, until ctx ends.
 func (c *Collector) Run(ctx context.Context) {
+	election := c.cfg.Coord.Election("collector")
+	for ctx.Err() == nil {
+		lead, err := election.Campaign(ctx, c.cfg.ID)
+		if err != nil {
+			if ctx.Err() == nil {
+				c.cfg.Logger.WarnContext(ctx, "campaign to lead the collectors failed; trying again", slog.String("err", err.Error()))
+				sleep(ctx, c.cfg.SweepInterval)
+			}
+			continue
+		}
+		c.lead(ctx, lead)
+	}
+}
+
+// lead acts until the leadership is lost or ctx ends.
+func (c *Collector) lead(ctx context.Context, lead coord.Leadership) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer func() { _ = lead.Resign(context.WithoutCancel(ctx)) }()
+	go func() {
+		select {
+		case <-lead.Lost():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	lost := store.LostWorkers{HeartbeatAfter: c.cfg.RescueAfter}
+	var members <-chan []coord.Member
+	if c.cfg.Distributed {
+		term, err := c.store.BecomeLeader(ctx, c.cfg.ID)
+		if err != nil {
+			c.cfg.Logger.WarnContext(ctx, "could not record the leadership; resigning", slog.String("err", err.Error()))
+			sleep(ctx, c.cfg.SweepInterval)
+			return
+		}
+		lost.Term = term
+		if members, err = c.cfg.Coord.WatchMembers(ctx, "worker"); err != nil {
+			c.cfg.Logger.WarnContext(ctx, "could not watch the workers; resigning", slog.String("err", err.Error()))
+			return
+		}
+	}
+	c.cfg.Logger.InfoContext(ctx, "leading the collectors", slog.String("id", c.cfg.ID), slog.Int64("term", lost.Term))
 	collect := time.NewTicker(c.cfg.Interval)
 	defer collect.Stop()
 	sweep := time.NewTicker(c.cfg.SweepInterval)
 	defer sweep.Stop()
 	c.collect(ctx)
 	for {
-		c.Sweep(ctx)
+		// Distributed: no rescue before the first list of live workers.
+		if !c.cfg.Distributed || lost.Members != nil {
+			c.Sweep(ctx, lost)
+		}
 		select {
 		case <-ctx.Done():
+			c.cfg.Logger.InfoContext(context.WithoutCancel(ctx), "no longer leading the collectors", slog.String("id", c.cfg.ID))
 			return
+		case ms := <-members:
+			lost.Members = liveMembers(ms)
 		case <-collect.C:
 			c.collect(ctx)
 		case <-sweep.C:
 		}
+	}
+}
+
+func liveMembers(ms []coord.Member) []store.LiveMember {
+	live := make([]store.LiveMember, len(ms))
+	for i, m := range ms {
+		live[i] = store.LiveMember{ID: m.ID, RegisteredAt: m.RegisteredAt}
+	}
+	return live
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
 	}
 }
 
@@ -75,8 +156,8 @@ func (c *Collector) collect(ctx context.Context) {
 
 // Sweep takes back the invocations of lost workers (see store.RescueLost)
 // and wakes sleeping invocations that are due.
-func (c *Collector) Sweep(ctx context.Context) {
-	rescued, err := c.store.RescueLost(ctx, c.cfg.RescueAfter, c.cfg.BatchSize)
+func (c *Collector) Sweep(ctx context.Context, lost store.LostWorkers) {
+	rescued, err := c.store.RescueLost(ctx, lost, c.cfg.BatchSize)
 	for _, r := range rescued {
 		c.cfg.Logger.InfoContext(ctx, "rescued the invocation of a lost worker", slog.Int64("invocation", r.InvocationID),
 			slog.String("worker", r.Worker), slog.Int64("old_job", r.OldJobID), slog.Int64("new_job", r.NewJobID))
@@ -84,7 +165,7 @@ func (c *Collector) Sweep(ctx context.Context) {
 	if err != nil && ctx.Err() == nil {
 		c.cfg.Logger.WarnContext(ctx, "rescue failed; retrying next sweep", slog.String("err", err.Error()))
 	}
-	if _, err := c.store.FinalizeLostJobs(ctx, c.cfg.RescueAfter); err != nil && ctx.Err() == nil {
+	if _, err := c.store.FinalizeLostJobs(ctx, lost); err != nil && ctx.Err() == nil {
 		c.cfg.Logger.WarnContext(ctx, "finalizing the jobs of lost workers failed; retrying next sweep", slog.String("err", err.Error()))
 	}
 	// A second of lead: workers poll available jobs every 100ms and take

@@ -7,8 +7,14 @@
 //   - it deletes invocations (with their attempts, checkpoints and logs) once
 //     they are older than the retention period.
 //
-// Every statement skips rows another collector holds, so running a collector
-// on every node is safe. (Leader election comes with ZooKeeper membership.)
+// Only the leader of the collectors acts (platform/coord's election). With
+// ZooKeeper, it rescues the jobs of a worker the moment its member node
+// disappears, and a periodic sweep catches any whose worker is not a live
+// member; each new leader takes the next term in Postgres and its rescues
+// check it, so two leaders never act at once. Without ZooKeeper, workers
+// heartbeat in Postgres, and every collector process acts (its statements skip
+// the rows another holds).
 //
-// This package may import platform/store and the standard library.
+// This package may import platform/store, platform/coord and the standard
+// library.
 package collector

@@ -21,6 +21,7 @@ import (
 	"github.com/powny/powny/migrations"
 	"github.com/powny/powny/platform/api"
 	"github.com/powny/powny/platform/collector"
+	"github.com/powny/powny/platform/coord"
 	"github.com/powny/powny/platform/fnrun"
 	"github.com/powny/powny/platform/invoke"
 	"github.com/powny/powny/platform/store"
@@ -51,8 +52,8 @@ type Config struct {
 	// connections (useful with Listen ":0").
 	OnListen func(addr net.Addr)
 
-	// WorkerID is the member id of the worker (and its River client id).
-	// Default: host-pid-random.
+	// WorkerID is this process's member id in every role it runs, and its
+	// River client id. Default: host-pid-random.
 	WorkerID string
 	// MaxWorkers is how many invocations a worker runs at once. Default 100.
 	MaxWorkers int
@@ -71,8 +72,16 @@ type Config struct {
 	// four times per RescueAfter. Default 10s.
 	RescueAfter time.Duration
 
-	// Version is the software version workers report.
+	// Version is the software version members report.
 	Version string
+
+	// ZooKeeper is the ensemble's connect string, "host:port,host:port[/chroot]"
+	// (default chroot /powny). Empty: an in-process coordinator, and
+	// Postgres heartbeats say which workers are alive.
+	ZooKeeper string
+	// SessionTimeout is the ZooKeeper session timeout: how long a dead
+	// process stays a member. Default 4s.
+	SessionTimeout time.Duration
 
 	// Runner limits for function code.
 	Runner fnrun.RunnerConfig
@@ -115,6 +124,7 @@ func Run(ctx context.Context, cfg Config) error {
 	cfg.RescueAfter = cmp.Or(cfg.RescueAfter, 10*time.Second)
 	cfg.Version = cmp.Or(cfg.Version, "dev")
 	log := cfg.Logger
+	started := time.Now()
 
 	pool, err := openPool(ctx, cfg)
 	if err != nil {
@@ -127,6 +137,15 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 	st := store.New(pool)
+	co, distributed, err := openCoordinator(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = co.Close() }()
+	me := func(role string) coord.Member {
+		host, _ := os.Hostname()
+		return coord.Member{ID: cfg.WorkerID, Role: role, Host: host, PID: os.Getpid(), Version: cfg.Version, StartedAt: started}
+	}
 
 	var (
 		workers *river.Workers
@@ -179,9 +198,15 @@ func Run(ctx context.Context, cfg Config) error {
 			hbStop()
 			return err
 		}
-		hbDone := make(chan struct{})
-		go func() { defer close(hbDone); beat() }()
-		shutdown = append(shutdown, func() { hbStop(); <-hbDone })
+		reg, err := co.Register(hbCtx, me("worker"))
+		if err != nil {
+			hbStop()
+			return fmt.Errorf("register the worker: %w", err)
+		}
+		hbDone := make(chan struct{}, 2)
+		go func() { defer func() { hbDone <- struct{}{} }(); beat() }()
+		go func() { defer func() { hbDone <- struct{}{} }(); w.FollowRegistration(hbCtx, reg) }()
+		shutdown = append(shutdown, func() { hbStop(); <-hbDone; <-hbDone; _ = reg.Close() })
 		// Not runCtx: cancelling Start's context is a hard stop, and stopRiver
 		// first gives running invocations a grace period.
 		if err := rc.Start(context.WithoutCancel(runCtx)); err != nil {
@@ -193,15 +218,24 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Roles.Collector {
 		c, err := collector.New(st, collector.Config{
 			Retention: cfg.Retention, Interval: cfg.CollectInterval, RescueAfter: cfg.RescueAfter, Logger: log,
+			Coord: co, ID: cfg.WorkerID, Distributed: distributed,
 		})
 		if err != nil {
 			return err
+		}
+		if _, err := co.Register(runCtx, me("collector")); err != nil {
+			return fmt.Errorf("register the collector: %w", err)
 		}
 		goRun(func() { c.Run(runCtx) })
 		log.InfoContext(ctx, "collector started", slog.Duration("retention", c.Retention()))
 	}
 	if cfg.Roles.API {
-		srv, err := startAPI(runCtx, cfg, st, rc, pool, stop, goRun)
+		if _, err := co.Register(runCtx, me("api")); err != nil {
+			return fmt.Errorf("register the api: %w", err)
+		}
+		srv, err := startAPI(runCtx, cfg, api.Config{
+			Token: cfg.Token, MaxBodyBytes: cfg.MaxBodyBytes, Logger: cfg.Logger, Coord: co, Distributed: distributed,
+		}, st, rc, pool, stop, goRun)
 		if err != nil {
 			return err
 		}
@@ -218,6 +252,25 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	return nil
+}
+
+// openCoordinator connects to ZooKeeper when one is configured (distributed),
+// else returns an in-process coordinator.
+func openCoordinator(ctx context.Context, cfg Config) (co coord.Coordinator, distributed bool, err error) {
+	if cfg.ZooKeeper == "" {
+		return coord.NewLocal(), false, nil
+	}
+	servers, chroot, err := coord.ParseConnectString(cfg.ZooKeeper)
+	if err != nil {
+		return nil, false, fmt.Errorf("zookeeper: %w", err)
+	}
+	zk, err := coord.NewZooKeeper(ctx, coord.ZooKeeperConfig{
+		Servers: servers, Chroot: chroot, SessionTimeout: cfg.SessionTimeout, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("connect to zookeeper %s: %w", cfg.ZooKeeper, err)
+	}
+	return zk, true, nil
 }
 
 func openPool(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
@@ -245,12 +298,11 @@ func openPool(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
-func startAPI(ctx context.Context, cfg Config, st *store.Store, rc *river.Client[pgx.Tx], pool *pgxpool.Pool,
-	stop context.CancelCauseFunc, goRun func(func()),
+func startAPI(ctx context.Context, cfg Config, apiCfg api.Config, st *store.Store, rc *river.Client[pgx.Tx],
+	pool *pgxpool.Pool, stop context.CancelCauseFunc, goRun func(func()),
 ) (*http.Server, error) {
 	waiter := invoke.NewWaiter(pool, st, cfg.Logger)
-	handler, err := api.New(api.Config{Token: cfg.Token, MaxBodyBytes: cfg.MaxBodyBytes, Logger: cfg.Logger},
-		st, invoke.New(st, rc), waiter)
+	handler, err := api.New(apiCfg, st, invoke.New(st, rc), waiter)
 	if err != nil {
 		return nil, err
 	}

@@ -54,26 +54,86 @@ func (s *Store) RemoveWorker(ctx context.Context, id string) error {
 	return nil
 }
 
-// lostJobSQL selects the running invocation jobs j (kind $1) whose worker w
-// (joined on the last of j.attempted_by) is lost: no record, no heartbeat
-// for $2 seconds, or a new process took its id since it fetched the job.
-const lostJobSQL = `j.state = 'running' AND j.kind = $1
-	AND (w.id IS NULL OR w.heartbeat_at < now() - make_interval(secs => $2) OR j.attempted_at < w.started_at)`
+// LostWorkers says which workers are lost, and who acts on it.
+type LostWorkers struct {
+	// Members, when not nil, are the live worker members (ZooKeeper): any
+	// other worker is lost, and so is a member that registered again after
+	// it fetched a job (its session was lost meanwhile). When nil, a worker
+	// is lost when its Postgres heartbeat is older than HeartbeatAfter (or
+	// missing, or a new process took its id after it fetched the job).
+	Members        []LiveMember
+	HeartbeatAfter time.Duration
+	// Term, when not 0, is the acting collector leader's term: the statement
+	// does nothing unless it is still the current term.
+	Term int64
+}
+
+// LiveMember is a live worker member and when it registered.
+type LiveMember struct {
+	ID           string
+	RegisteredAt time.Time
+}
+
+// lostJobJoins and lostJobCond select the running invocation jobs j whose
+// worker is lost, per LostWorkers (arguments $1 to $5, see args).
+const (
+	lostJobJoins = `
+	LEFT JOIN powny.workers w ON w.id = j.attempted_by[array_length(j.attempted_by, 1)]
+	LEFT JOIN unnest($3::text[], $4::timestamptz[]) AS m(id, registered_at) ON m.id = j.attempted_by[array_length(j.attempted_by, 1)]`
+	lostJobCond = `j.state = 'running' AND j.kind = $1
+	AND CASE WHEN $3::text[] IS NULL
+	    THEN w.id IS NULL OR w.heartbeat_at < now() - make_interval(secs => $2) OR j.attempted_at < w.started_at
+	    ELSE m.id IS NULL OR j.attempted_at < m.registered_at END
+	AND ($5 = 0 OR $5 = (SELECT term FROM powny.collector_leader WHERE id = 1 FOR SHARE))`
+)
+
+func (l LostWorkers) args() []any {
+	var ids []string
+	var at []time.Time
+	if l.Members != nil {
+		ids, at = make([]string, len(l.Members)), make([]time.Time, len(l.Members))
+		for i, m := range l.Members {
+			ids[i], at[i] = m.ID, m.RegisteredAt
+		}
+	}
+	return []any{JobKind, l.HeartbeatAfter.Seconds(), ids, at, l.Term}
+}
+
+// why says why worker's job is taken back.
+func (l LostWorkers) why(worker string) string {
+	if l.Members != nil {
+		return fmt.Sprintf("worker %s lost: not a live member any more, or registered again since it took the job", worker)
+	}
+	return fmt.Sprintf("worker %s lost: no heartbeat for %s", worker, l.HeartbeatAfter)
+}
+
+// BecomeLeader records that member leads the collectors from now on and
+// returns its term.
+func (s *Store) BecomeLeader(ctx context.Context, member string) (int64, error) {
+	var term int64
+	err := s.pool.QueryRow(ctx, `
+		INSERT INTO powny.collector_leader (id, term, member, since) VALUES (1, 1, $1, now())
+		ON CONFLICT (id) DO UPDATE SET term = powny.collector_leader.term + 1, member = $1, since = now()
+		RETURNING term`, member).Scan(&term)
+	if err != nil {
+		return 0, fmt.Errorf("become leader: %w", err)
+	}
+	return term, nil
+}
 
 // FinalizeLostJobs completes the running jobs of lost workers whose
 // invocation finished anyway (the worker died after recording the end,
 // before River's completer wrote it), so River's tables do not show them
 // running until its own rescuer comes by.
-func (s *Store) FinalizeLostJobs(ctx context.Context, after time.Duration) (int64, error) {
+func (s *Store) FinalizeLostJobs(ctx context.Context, lost LostWorkers) (int64, error) {
 	tag, err := s.pool.Exec(ctx, `
 		UPDATE river_job SET state = 'completed', finalized_at = now()
 		WHERE id IN (
-			SELECT j.id FROM river_job j
-			LEFT JOIN powny.workers w ON w.id = j.attempted_by[array_length(j.attempted_by, 1)]
-			WHERE `+lostJobSQL+`
+			SELECT j.id FROM river_job j `+lostJobJoins+`
+			WHERE `+lostJobCond+`
 			  AND NOT EXISTS (SELECT 1 FROM powny.invocations i
 			                  WHERE i.river_job_id = j.id AND i.state IN ('queued', 'running', 'waiting'))
-			FOR UPDATE OF j SKIP LOCKED)`, JobKind, after.Seconds())
+			FOR UPDATE OF j SKIP LOCKED)`, lost.args()...)
 	if err != nil {
 		return 0, fmt.Errorf("finalize lost jobs: %w", err)
 	}
@@ -97,7 +157,7 @@ type Rescue struct {
 // River completer, if it wakes up, finds it finalized; its fenced writes
 // find the invocation owned by the new job. Collectors on several nodes skip
 // each other's rows.
-func (s *Store) RescueLost(ctx context.Context, after time.Duration, limit int) ([]Rescue, error) {
+func (s *Store) RescueLost(ctx context.Context, lost LostWorkers, limit int) ([]Rescue, error) {
 	var rescued []Rescue
 	for range limit {
 		var r Rescue
@@ -112,16 +172,15 @@ func (s *Store) RescueLost(ctx context.Context, after time.Duration, limit int) 
 				SELECT i.id, j.id, j.attempted_by[array_length(j.attempted_by, 1)], f.name, i.attempts, i.state, i.attempt_started_at
 				FROM river_job j
 				JOIN powny.invocations i ON i.river_job_id = j.id
-				JOIN powny.functions f ON f.id = i.function_id
-				LEFT JOIN powny.workers w ON w.id = j.attempted_by[array_length(j.attempted_by, 1)]
-				WHERE `+lostJobSQL+` AND i.state IN ('queued', 'running', 'waiting')
+				JOIN powny.functions f ON f.id = i.function_id `+lostJobJoins+`
+				WHERE `+lostJobCond+` AND i.state IN ('queued', 'running', 'waiting')
 				LIMIT 1
-				FOR UPDATE OF i SKIP LOCKED`, JobKind, after.Seconds()).
+				FOR UPDATE OF i SKIP LOCKED`, lost.args()...).
 				Scan(&r.InvocationID, &r.OldJobID, &r.Worker, &fn, &attempt, &state, &startedAt)
 			if err != nil {
 				return interpretError(err)
 			}
-			why := fmt.Sprintf("worker %s lost: no heartbeat for %s", r.Worker, after)
+			why := lost.why(r.Worker)
 			// Only a run that claimed the invocation (state running) has an attempt to record.
 			recordAttempt := state == StateRunning && startedAt != nil
 			return tx.QueryRow(ctx, `
@@ -186,4 +245,39 @@ func (s *Store) ForgetWorkers(ctx context.Context, after time.Duration) (int64, 
 		return 0, fmt.Errorf("forget workers: %w", err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// ListWorkers lists the workers that heartbeat in Postgres, by id.
+func (s *Store) ListWorkers(ctx context.Context) ([]Worker, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, host, pid, version, started_at, heartbeat_at FROM powny.workers ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list workers: %w", err)
+	}
+	ws, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Worker])
+	if err != nil {
+		return nil, fmt.Errorf("list workers: %w", err)
+	}
+	return ws, nil
+}
+
+// QueueDepth counts the invocation jobs by River state.
+type QueueDepth struct {
+	Available int64 `json:"available"` // ready to run
+	Scheduled int64 `json:"scheduled"` // sleeping, or waiting for a retry
+	Running   int64 `json:"running"`
+	Retryable int64 `json:"retryable"`
+}
+
+// QueueDepth counts the unfinished invocation jobs.
+func (s *Store) QueueDepth(ctx context.Context) (QueueDepth, error) {
+	var q QueueDepth
+	err := s.pool.QueryRow(ctx, `
+		SELECT count(*) FILTER (WHERE state = 'available'), count(*) FILTER (WHERE state = 'scheduled'),
+		       count(*) FILTER (WHERE state = 'running'), count(*) FILTER (WHERE state = 'retryable')
+		FROM river_job WHERE kind = $1 AND state IN ('available', 'scheduled', 'running', 'retryable')`, JobKind).
+		Scan(&q.Available, &q.Scheduled, &q.Running, &q.Retryable)
+	if err != nil {
+		return q, fmt.Errorf("queue depth: %w", err)
+	}
+	return q, nil
 }

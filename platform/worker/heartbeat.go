@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/powny/powny/platform/coord"
 	"github.com/powny/powny/platform/store"
 )
 
@@ -53,4 +54,28 @@ func (w *Worker) Heartbeats(ctx context.Context, version string) (run func(), er
 			}
 		}
 	}, nil
+}
+
+// FollowRegistration cancels this worker's runs, and refuses their effects,
+// from the moment its coordinator session is lost until it is registered
+// again: meanwhile the collector may hand its invocations to other workers.
+// It returns when ctx ends.
+func (w *Worker) FollowRegistration(ctx context.Context, reg coord.Registration) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-reg.Lost():
+		}
+		n := w.lease.revoke(errSessionLost)
+		w.logger.WarnContext(ctx, "lost the coordinator session: cancelled this worker's runs until it registers again",
+			slog.Int("runs", n))
+		select {
+		case <-ctx.Done():
+			return
+		case <-reg.Registered():
+		}
+		w.lease.restore()
+		w.logger.InfoContext(ctx, "registered again with the coordinator")
+	}
 }

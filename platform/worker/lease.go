@@ -26,7 +26,31 @@ type lease struct {
 
 	mu       sync.Mutex
 	lastBeat time.Time
+	revoked  error // set while the worker's coordinator session is lost
 	runs     map[*runHandle]struct{}
+}
+
+// errSessionLost cancels the runs of a worker whose coordinator (ZooKeeper)
+// session was lost: it was gone for the others, and the collector may have
+// handed its invocations to another worker.
+var errSessionLost = errors.New("this worker lost its ZooKeeper session")
+
+// revoke cancels every run with cause and refuses effects until restore.
+func (l *lease) revoke(cause error) (cancelled int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.revoked = cause
+	for h := range l.runs {
+		h.cancel(cause)
+	}
+	return len(l.runs)
+}
+
+// restore ends a revocation.
+func (l *lease) restore() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.revoked = nil
 }
 
 type runHandle struct{ cancel context.CancelCauseFunc }
@@ -77,8 +101,11 @@ func (l *lease) beat(start time.Time) {
 // from its last checkpoint, here or elsewhere.
 func (l *lease) check() error {
 	l.mu.Lock()
-	age := time.Since(l.lastBeat)
+	age, revoked := time.Since(l.lastBeat), l.revoked
 	l.mu.Unlock()
+	if revoked != nil {
+		return &fnrun.RunError{Kind: "interrupted", Message: revoked.Error()}
+	}
 	if age <= l.rescueAfter/2 {
 		return nil
 	}

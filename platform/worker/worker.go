@@ -201,8 +201,8 @@ func (w *Worker) failure(ctx context.Context, run store.Run, runErr error) *outc
 		o.failure, o.wakeAt = nil, re.Until
 	case errors.Is(context.Cause(ctx), river.ErrJobCancelledRemotely):
 		o.failure.Kind, o.cancelled = "cancelled", true
-	case errors.Is(context.Cause(ctx), errLeaseLost):
-		o.failure = &store.Failure{Kind: "interrupted", Message: "worker " + w.id + ": " + errLeaseLost.Error()}
+	case errors.Is(context.Cause(ctx), errLeaseLost), errors.Is(context.Cause(ctx), errSessionLost):
+		o.failure = &store.Failure{Kind: "interrupted", Message: "worker " + w.id + ": " + context.Cause(ctx).Error()}
 		o.stopped = true
 	case ctx.Err() != nil:
 		o.failure = &store.Failure{Kind: "interrupted", Message: "worker " + w.id + " stopped during the attempt"}
