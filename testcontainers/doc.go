@@ -1,5 +1,8 @@
 // Package testcontainers gives tests real services: a PostgreSQL server shared
-// by the whole test binary, and a fresh, empty database for each test on it.
+// by the whole test binary, and a fresh, empty database for each test on it;
+// and ZooKeeper: a shared server ([ZooKeeper], with a chroot per test from
+// [ZooKeeperChroot]), a private one a test may stop and start
+// ([ZooKeeperServer]), or a private ensemble ([ZooKeeperEnsemble]).
 //
 // It is for tests only. Never import it from non-test code: it would link
 // Docker's client into the binary (a depguard rule should block it).
