@@ -42,7 +42,7 @@ func (o *daemonOptions) bind(fs *pflag.FlagSet, migrateDefault bool) {
 	stringFlag(fs, &o.Listen, "listen", "POWNY_LISTEN", "127.0.0.1:8080", "API listen address")
 	stringFlag(fs, &o.Token, "token", "POWNY_TOKEN", "", "bearer token the API requires")
 	int64Flag(fs, &o.envErrs, &o.MaxBodyBytes, "max-body", "POWNY_MAX_BODY", 1<<20, "largest API request body, in bytes")
-	stringFlag(fs, &o.WorkerID, "worker-id", "POWNY_WORKER_ID", "", "worker member id (default host-pid-random)")
+	stringFlag(fs, &o.WorkerID, "worker-id", "POWNY_WORKER_ID", "", "this process's member id in every role, and its River client id (default host-pid-random)")
 	intFlag(fs, &o.envErrs, &o.MaxWorkers, "max-workers", "POWNY_MAX_WORKERS", 100, "invocations a worker runs at once")
 	durationFlag(fs, &o.envErrs, &o.FetchCooldown, "fetch-cooldown", "POWNY_FETCH_COOLDOWN", time.Millisecond, "least time between two job fetches")
 	durationFlag(fs, &o.envErrs, &o.FetchPollInterval, "fetch-poll-interval", "POWNY_FETCH_POLL_INTERVAL", 100*time.Millisecond, "job poll period when no notification comes")
