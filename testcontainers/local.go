@@ -35,7 +35,7 @@ type localBackend struct {
 
 func startLocal(ctx context.Context) (*localBackend, error) {
 	base := baseDir()
-	sweepStaleDirs(base)
+	sweepStaleDirs(base, dirPattern)
 	dir, err := os.MkdirTemp(base, dirPattern)
 	if err != nil {
 		return nil, fmt.Errorf("create temporary directory: %w", err)
@@ -85,10 +85,10 @@ func baseDir() string {
 	return os.TempDir()
 }
 
-// sweepStaleDirs removes the directories of test binaries that died without
-// cleaning up (their clusters died with them).
-func sweepStaleDirs(base string) {
-	dirs, _ := filepath.Glob(filepath.Join(base, dirPattern+"*"))
+// sweepStaleDirs removes the directories named pattern* of test binaries that
+// died without cleaning up (their servers died with them).
+func sweepStaleDirs(base, pattern string) {
+	dirs, _ := filepath.Glob(filepath.Join(base, pattern+"*"))
 	for _, dir := range dirs {
 		data, err := os.ReadFile(filepath.Join(dir, ownerFile))
 		if err != nil {

@@ -26,7 +26,7 @@ func TestSweepStaleDirs(t *testing.T) {
 	unknown := mk(dirPattern+"unknown", "")
 	other := mk("someone-else", strconv.Itoa(1<<22))
 
-	sweepStaleDirs(base)
+	sweepStaleDirs(base, dirPattern)
 	require.NoDirExists(t, dead)
 	require.DirExists(t, live)
 	require.DirExists(t, unknown)

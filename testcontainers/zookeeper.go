@@ -217,22 +217,16 @@ func (e *Ensemble) node(i int) (zkNode, error) {
 // Stop stops server i (SIGTERM) and waits for it to exit. Stopping a stopped
 // server does nothing.
 func (e *Ensemble) Stop(i int) error {
-	n, err := e.node(i)
-	if err != nil {
-		return err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
-	defer cancel()
-	if err := n.stop(ctx); err != nil {
-		return fmt.Errorf("testcontainers: stop ZooKeeper server %d: %w", i, err)
-	}
-	return nil
+	return e.halt(i, "stop", zkNode.stop)
 }
 
 // Kill kills server i (SIGKILL) and waits for it to exit.
 func (e *Ensemble) Kill(i int) error {
+	return e.halt(i, "kill", zkNode.kill)
+}
+
+// halt stops server i with how and waits for it to exit.
+func (e *Ensemble) halt(i int, verb string, how func(zkNode, context.Context) error) error {
 	n, err := e.node(i)
 	if err != nil {
 		return err
@@ -241,8 +235,8 @@ func (e *Ensemble) Kill(i int) error {
 	defer e.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 	defer cancel()
-	if err := n.kill(ctx); err != nil {
-		return fmt.Errorf("testcontainers: kill ZooKeeper server %d: %w", i, err)
+	if err := how(n, ctx); err != nil {
+		return fmt.Errorf("testcontainers: %s ZooKeeper server %d: %w", verb, i, err)
 	}
 	return nil
 }
@@ -488,7 +482,7 @@ func startLocalEnsemble(ctx context.Context, n int) (*Ensemble, error) {
 		return nil, err
 	}
 	base := baseDir()
-	sweepStaleZooKeeperDirs(base)
+	sweepStaleDirs(base, zkDirPattern)
 	dir, err := os.MkdirTemp(base, zkDirPattern)
 	if err != nil {
 		return nil, fmt.Errorf("create temporary directory: %w", err)
@@ -733,25 +727,6 @@ func freePorts(n int) ([]int, error) {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
-}
-
-// sweepStaleZooKeeperDirs removes the directories of test binaries that died
-// without cleaning up (their servers died with them).
-func sweepStaleZooKeeperDirs(base string) {
-	dirs, _ := filepath.Glob(filepath.Join(base, zkDirPattern+"*"))
-	for _, dir := range dirs {
-		data, err := os.ReadFile(filepath.Join(dir, ownerFile))
-		if err != nil {
-			continue
-		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-		if err != nil || pid <= 0 {
-			continue
-		}
-		if errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
-			_ = os.RemoveAll(dir)
-		}
-	}
 }
 
 // --- docker backend ----------------------------------------------------------
