@@ -17,6 +17,7 @@ import (
 type Service struct {
 	store    *store.Store
 	river    *river.Client[pgx.Tx]
+	batch    *batcher
 	lastWake atomic.Int64 // unix nanoseconds of the last invocation that woke workers
 }
 
@@ -40,7 +41,7 @@ func (s *Service) wake(waited bool) bool {
 
 // New returns a Service that stores invocations in st and queues them on rc.
 func New(st *store.Store, rc *river.Client[pgx.Tx]) *Service {
-	return &Service{store: st, river: rc}
+	return &Service{store: st, river: rc, batch: &batcher{store: st}}
 }
 
 // Start stores a queued invocation of the function's active version with
@@ -49,7 +50,7 @@ func New(st *store.Store, rc *river.Client[pgx.Tx]) *Service {
 func (s *Service) Start(ctx context.Context, req store.NewInvocation) (inv store.Invocation, existing bool, err error) {
 	req.Wake = s.wake(req.Notify)
 	if req.IdempotencyKey == "" {
-		inv, err = s.store.InsertInvocation(ctx, s.store.Pool(), req)
+		inv, err = s.batch.insert(ctx, req)
 		return inv, false, err
 	}
 	// With a key, in a transaction: a duplicate rolls back, job and all.

@@ -293,3 +293,68 @@ func (s *Store) CancelTx(ctx context.Context, tx pgx.Tx, id int64) (inv Invocati
 	}
 	return inv, true, nil
 }
+
+// InsertInvocations stores many queued invocations (without idempotency
+// keys) with their River jobs, and wakes workers if any asks to, in one
+// statement: what InsertInvocation does for one, for a whole batch. The
+// result i answers reqs[i]: the invocation, or ErrNotFound for an unknown
+// function (the others are stored all the same).
+func (s *Store) InsertInvocations(ctx context.Context, reqs []NewInvocation) ([]Invocation, []error, error) {
+	n := len(reqs)
+	functions, triggers, inputs := make([]string, n), make([]string, n), make([]string, n)
+	notify := make([]bool, n)
+	wake := false
+	for i, r := range reqs {
+		if r.IdempotencyKey != "" {
+			return nil, nil, fmt.Errorf("insert invocations: request %d has an idempotency key: use InsertInvocation", i)
+		}
+		functions[i], triggers[i], inputs[i], notify[i] = r.Function, r.Trigger, string(r.Input), r.Notify
+		wake = wake || r.Wake
+	}
+	// Job ids come from River's sequence first, so that each invocation row
+	// names its job (an INSERT's RETURNING order says nothing).
+	rows, err := s.pool.Query(ctx, `
+		WITH v AS (
+			SELECT r.n, r.function, r.trigger, r.input, r.notify, f.id AS function_id, ver.id AS version_id, ver.number,
+			       COALESCE((ver.config->>'retries')::int, 0) + 1 AS max_attempts,
+			       nextval(pg_get_serial_sequence('river_job', 'id')) AS job_id
+			FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::bool[]) WITH ORDINALITY AS r(function, trigger, input, notify, n)
+			JOIN powny.functions f ON f.name = r.function
+			JOIN powny.versions ver ON ver.id = f.active_version
+		), job AS (
+			INSERT INTO river_job (id, args, kind, max_attempts, priority, queue, state, scheduled_at, tags, metadata)
+			SELECT v.job_id, jsonb_build_object('function', v.function), '`+JobKind+`', `+strconv.Itoa(JobMaxAttempts)+`, 1,
+			       'default', 'available', now(), '{}', '{}'
+			FROM v
+		), ins AS (
+			INSERT INTO powny.invocations (function_id, version_id, trigger, state, input, max_attempts, notify, river_job_id)
+			SELECT v.function_id, v.version_id, v.trigger, 'queued', v.input, v.max_attempts, v.notify, v.job_id
+			FROM v
+			RETURNING id, river_job_id, created_at
+		), wake AS (`+wakeWorkersSQL("ins WHERE $5")+`)
+		SELECT v.n, ins.id, v.version_id, v.number, v.max_attempts, ins.river_job_id, ins.created_at
+		FROM ins JOIN v ON v.job_id = ins.river_job_id, (SELECT count(*) FROM wake) AS w`,
+		functions, triggers, inputs, notify, wake)
+	if err != nil {
+		return nil, nil, fmt.Errorf("insert invocations: %w", err)
+	}
+	invs, errs := make([]Invocation, n), make([]error, n)
+	for i := range errs {
+		errs[i] = fmt.Errorf("function %q: %w", reqs[i].Function, ErrNotFound)
+	}
+	for rows.Next() {
+		var row int
+		var inv Invocation
+		if err := rows.Scan(&row, &inv.ID, &inv.VersionID, &inv.Version, &inv.MaxAttempts, &inv.RiverJobID, &inv.CreatedAt); err != nil {
+			rows.Close()
+			return nil, nil, fmt.Errorf("insert invocations: %w", err)
+		}
+		r := reqs[row-1]
+		inv.Function, inv.Trigger, inv.State, inv.Input = r.Function, r.Trigger, StateQueued, r.Input
+		invs[row-1], errs[row-1] = inv, nil
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("insert invocations: %w", err)
+	}
+	return invs, errs, nil
+}
