@@ -141,6 +141,7 @@ func TestRuntimeErrorFailsTheInvocation(t *testing.T) {
 	e := a.body["error"].(map[string]any)
 	require.Equal(t, "runtime", e["kind"])
 	require.Contains(t, e["message"], "boom: testing")
+	require.EqualValues(t, 3, e["line"], "the line of the error() call")
 
 	logs := b.do(http.MethodGet, fmt.Sprintf("/v1/invocations/%v/logs", a.body["id"]), nil)
 	lines := logs.body["logs"].([]any)
