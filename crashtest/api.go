@@ -128,3 +128,46 @@ func (a *API) Invocation(ctx context.Context, id int64) (Invocation, error) {
 	err := a.do(ctx, http.MethodGet, fmt.Sprintf("/v1/invocations/%d", id), nil, &inv, http.StatusOK)
 	return inv, err
 }
+
+// Member is a member of GET /v1/system.
+type Member struct {
+	ID           string    `json:"id"`
+	Role         string    `json:"role"`
+	Host         string    `json:"host"`
+	PID          int       `json:"pid"`
+	Version      string    `json:"version"`
+	StartedAt    time.Time `json:"started_at"`
+	RegisteredAt time.Time `json:"registered_at"`
+}
+
+// System is GET /v1/system.
+type System struct {
+	// Coordinator is "zookeeper" or "local".
+	Coordinator string `json:"coordinator"`
+	// Members are the live members by role ("api", "collector", "worker").
+	Members         map[string][]Member `json:"members"`
+	CollectorLeader *Member             `json:"collector_leader"`
+	Queue           struct {
+		Available int64 `json:"available"`
+		Scheduled int64 `json:"scheduled"`
+		Running   int64 `json:"running"`
+		Retryable int64 `json:"retryable"`
+	} `json:"queue"`
+}
+
+// Member returns the live member id of role, if listed.
+func (s System) Member(role, id string) (Member, bool) {
+	for _, m := range s.Members[role] {
+		if m.ID == id {
+			return m, true
+		}
+	}
+	return Member{}, false
+}
+
+// System reads GET /v1/system.
+func (a *API) System(ctx context.Context) (System, error) {
+	var s System
+	err := a.do(ctx, http.MethodGet, "/v1/system", nil, &s, http.StatusOK)
+	return s, err
+}

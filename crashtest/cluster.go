@@ -187,6 +187,11 @@ type Cluster struct {
 	Token string
 	// Dir holds the processes' logs.
 	Dir string
+	// Env is added to the environment of every process started after it is
+	// set, after the cluster's own variables, which it overrides: e.g.
+	// POWNY_ZOOKEEPER, POWNY_SESSION_TIMEOUT, or another POWNY_RESCUE_AFTER.
+	// Set it from the test's goroutine, before starting processes.
+	Env []string
 
 	t    testing.TB
 	http *http.Client
@@ -324,6 +329,8 @@ func (c *Cluster) start(name, workerID string, args []string, extra ...string) *
 		"POWNY_LOG_LEVEL=debug",
 		"TZ=UTC",
 	)
+	cmd.Env = append(cmd.Env, c.Env...)
+	// exec keeps the last value of a variable set twice.
 	cmd.Env = append(cmd.Env, extra...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// The backstop if the test binary dies: no daemon outlives it.
