@@ -21,19 +21,25 @@
 //   - crashtest/pgrestart: PostgreSQL restarts under 200 running
 //     invocations (a package of its own: the restart ends every session on
 //     the server its test binary shares).
+//   - crashtest/zk: the processes coordinate through ZooKeeper; workers,
+//     collector leaders and ZooKeeper servers are killed, paused and
+//     stopped. crashtest/zkpg: a worker dies while PostgreSQL restarts.
 //
-// Every process runs with POWNY_RESCUE_AFTER=1s and logs at debug level to a
-// file; a failed test prints the end of each log and keeps the folder
-// (POWNY_CRASHTEST_KEEP_LOGS=1 keeps it for passing tests too).
+// Every process runs with POWNY_RESCUE_AFTER=1s (unless [Cluster.Env] says
+// otherwise, as it does with POWNY_ZOOKEEPER in crashtest/zk) and logs at
+// debug level to a file; a failed test prints the end of each log and keeps
+// the folder (POWNY_CRASHTEST_KEEP_LOGS=1 keeps it for passing tests too).
 //
 // # The harness
 //
-// The non-test files are the harness that both test packages share:
-// [Cluster] starts and signals the processes, [API] calls the HTTP API,
-// [Sink] is the HTTP endpoint the test functions post their effects to (it
-// records each one, and can say which attempt performed it), and the audit
-// helpers ([Attempts], [Checkpoints], [CheckJournal], [WaitAllFinished])
-// read the powny_* views and the journal back. The test binary is the
+// The non-test files are the harness that the test packages share:
+// [Cluster] starts and signals the processes (and [Process.LogLines] reads
+// their logs), [API] calls the HTTP API (GET /v1/system included), [Sink] is
+// the HTTP endpoint the test functions post their effects to (it records
+// each one, and can say which attempt performed it), and the audit helpers
+// ([Attempts], [Checkpoints], [CheckJournal], [WaitAllFinished],
+// [CheckEffects], [AuditInvocation]) read the powny_* views and the journal
+// back. The test binary is the
 // binary under test: [RunMainIfChild], first in TestMain, makes a
 // re-executed test binary run powny's main instead of the tests.
 //
@@ -42,7 +48,7 @@
 // crashtest is for tests only and is never linked into the powny binary. It
 // may import platform/cli (to run as the binary), platform/journal (to
 // decode journals), pgx and the standard library. Only its test files (and
-// pgrestart's) import testcontainers and platform/testdb, which the
-// harness must not (see depguard in .golangci.yaml): tests hand it a DSN
-// and a pool.
+// those of its subpackages) import testcontainers and platform/testdb,
+// which the harness must not (see depguard in .golangci.yaml): tests hand
+// it a DSN, a pool and a ZooKeeper connect string.
 package crashtest

@@ -83,6 +83,11 @@ type Registration interface {
 	// registered; after a loss, it returns a new channel that is closed once
 	// the member is registered again.
 	Registered() <-chan struct{}
+	// Fresh fails unless the coordinator confirmed the registration lately
+	// (ZooKeeper: within half a session timeout). A process that was paused
+	// or cut off longer fails it at once, before Lost fires: work done on
+	// the strength of the registration (a worker's effects) must check it.
+	Fresh() error
 	// Close removes the member and ends the registration. It is idempotent.
 	Close() error
 }

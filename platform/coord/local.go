@@ -177,6 +177,9 @@ func (r *localRegistration) Lost() <-chan struct{} { return r.lost }
 
 func (r *localRegistration) Registered() <-chan struct{} { return closedChan() }
 
+// Fresh never fails: an in-process registration cannot be cut off.
+func (r *localRegistration) Fresh() error { return nil }
+
 func (r *localRegistration) Close() error {
 	r.once.Do(func() {
 		r.c.mu.Lock()

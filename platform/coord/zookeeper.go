@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"path"
 	"strings"
 	"sync"
@@ -71,6 +72,7 @@ func NewZooKeeper(ctx context.Context, cfg ZooKeeperConfig) (*ZooKeeper, error) 
 	// seeing z.conn unset.
 	z.mu.Lock()
 	conn, _, err := zk.Connect(cfg.Servers, cfg.SessionTimeout,
+		zk.WithDialer(boundedDialer(cfg.SessionTimeout)),
 		zk.WithLogger(zkLogger{z.logger}),
 		zk.WithLogInfo(false),
 		zk.WithEventCallback(z.onEvent))
@@ -328,3 +330,34 @@ type zkLogger struct{ l *slog.Logger }
 func (l zkLogger) Printf(format string, args ...any) {
 	l.l.Debug("zk: " + fmt.Sprintf(format, args...))
 }
+
+// boundedDialer dials connections whose deadlines are never further than
+// max away. The zk client waits ten read timeouts (6.7 session timeouts)
+// for a server's answer to its connect request: a server that accepts
+// connections but does not answer (starting, overloaded) would hold the
+// client that long before it tries another.
+func boundedDialer(max time.Duration) zk.Dialer {
+	return func(network, address string, timeout time.Duration) (net.Conn, error) {
+		c, err := net.DialTimeout(network, address, timeout)
+		if err != nil {
+			return nil, err
+		}
+		return boundedConn{Conn: c, max: max}, nil
+	}
+}
+
+type boundedConn struct {
+	net.Conn
+	max time.Duration
+}
+
+func (c boundedConn) bound(t time.Time) time.Time {
+	if limit := time.Now().Add(c.max); !t.IsZero() && t.After(limit) {
+		return limit
+	}
+	return t
+}
+
+func (c boundedConn) SetDeadline(t time.Time) error      { return c.Conn.SetDeadline(c.bound(t)) }
+func (c boundedConn) SetReadDeadline(t time.Time) error  { return c.Conn.SetReadDeadline(c.bound(t)) }
+func (c boundedConn) SetWriteDeadline(t time.Time) error { return c.Conn.SetWriteDeadline(c.bound(t)) }

@@ -35,6 +35,57 @@ type zkRegistration struct {
 	mu         sync.Mutex
 	lost       chan struct{} // of the current registration; closed while not registered
 	registered chan struct{} // closed while registered
+	confirmed  time.Time     // start of the last round trip that found the node in the live session
+}
+
+// Fresh reports an error unless, within half a session timeout, a round
+// trip to ZooKeeper found the member node held by the client's live
+// session. A process that was paused, or cut off, for longer fails it at
+// once, before it learns that its session is lost: what it does on the
+// strength of its registration (a worker's effects) must check it.
+func (r *zkRegistration) Fresh() error {
+	r.mu.Lock()
+	confirmed := r.confirmed
+	r.mu.Unlock()
+	if confirmed.IsZero() {
+		return errors.New("coord: not registered")
+	}
+	if age := time.Since(confirmed); age > r.z.cfg.SessionTimeout/2 {
+		return fmt.Errorf("coord: no word from ZooKeeper for %s (session timeout %s)", age.Round(time.Millisecond), r.z.cfg.SessionTimeout)
+	}
+	return nil
+}
+
+// confirm checks, every quarter of a session timeout, that the member node
+// is held by the live session, and records when.
+func (r *zkRegistration) confirm(ctx context.Context) {
+	z := r.z
+	t := time.NewTicker(z.cfg.SessionTimeout / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-z.ctx.Done():
+			return
+		case <-t.C:
+		}
+		start := time.Now()
+		ep := z.currentEpoch()
+		ok, st, err := z.conn.Exists(r.node)
+		if err != nil || !ok || ep.session == 0 || st.EphemeralOwner != ep.session || z.currentEpoch() != ep {
+			continue
+		}
+		r.mu.Lock()
+		select {
+		case <-r.lost:
+		default:
+			if start.After(r.confirmed) {
+				r.confirmed = start
+			}
+		}
+		r.mu.Unlock()
+	}
 }
 
 // Register implements Coordinator. The member is the ephemeral node
@@ -73,10 +124,11 @@ func (z *ZooKeeper) Register(ctx context.Context, m Member) (Registration, error
 	z.regs[r.node] = r
 	z.mu.Unlock()
 
+	began := time.Now()
 	ep, gone, err := r.register(rctx, false)
 	if err == nil {
-		r.setRegistered()
-		if !z.spawn(func() { r.run(rctx, ep, gone) }) {
+		r.setRegistered(began)
+		if !z.spawn(func() { r.run(rctx, ep, gone) }) || !z.spawn(func() { r.confirm(rctx) }) {
 			err = ErrClosed
 		}
 	}
@@ -234,6 +286,7 @@ func (r *zkRegistration) run(ctx context.Context, ep *epoch, gone <-chan zk.Even
 		r.setLost()
 		z.logger.WarnContext(ctx, "coord: member registration lost, registering again", slog.String("node", r.node))
 		var err error
+		began := time.Now()
 		ep, gone, err = r.register(ctx, true)
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, ErrClosed) {
@@ -241,14 +294,15 @@ func (r *zkRegistration) run(ctx context.Context, ep *epoch, gone <-chan zk.Even
 			}
 			return
 		}
-		r.setRegistered()
+		r.setRegistered(began)
 		z.logger.InfoContext(ctx, "coord: member registered again", slog.String("node", r.node))
 	}
 }
 
-func (r *zkRegistration) setRegistered() {
+func (r *zkRegistration) setRegistered(began time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.confirmed = began
 	r.lost = make(chan struct{})
 	close(r.registered)
 }
@@ -256,6 +310,7 @@ func (r *zkRegistration) setRegistered() {
 func (r *zkRegistration) setLost() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.confirmed = time.Time{}
 	select {
 	case <-r.lost:
 	default:

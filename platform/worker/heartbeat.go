@@ -61,6 +61,12 @@ func (w *Worker) Heartbeats(ctx context.Context, version string) (run func(), er
 // again: meanwhile the collector may hand its invocations to other workers.
 // It returns when ctx ends.
 func (w *Worker) FollowRegistration(ctx context.Context, reg coord.Registration) {
+	// The registration bounds effects too: a worker that wakes from a pause
+	// longer than its session must not perform one before it learns of the
+	// loss.
+	w.lease.mu.Lock()
+	w.lease.fresh = reg.Fresh
+	w.lease.mu.Unlock()
 	for {
 		select {
 		case <-ctx.Done():
@@ -75,6 +81,9 @@ func (w *Worker) FollowRegistration(ctx context.Context, reg coord.Registration)
 			return
 		case <-reg.Registered():
 		}
+		// Runs that started before the new registration are lost for the
+		// collector (it hands their invocations out again): stop them.
+		w.lease.revoke(errSessionLost)
 		w.lease.restore()
 		w.logger.InfoContext(ctx, "registered again with the coordinator")
 	}

@@ -28,6 +28,9 @@ type lease struct {
 	lastBeat time.Time
 	revoked  error // set while the worker's coordinator session is lost
 	runs     map[*runHandle]struct{}
+	// fresh, when set, fails when the coordinator has not confirmed the
+	// worker's session recently (see FollowRegistration).
+	fresh func() error
 }
 
 // errSessionLost cancels the runs of a worker whose coordinator (ZooKeeper)
@@ -44,6 +47,13 @@ func (l *lease) revoke(cause error) (cancelled int) {
 		h.cancel(cause)
 	}
 	return len(l.runs)
+}
+
+// isRevoked reports whether effects are refused for a lost session.
+func (l *lease) isRevoked() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.revoked != nil
 }
 
 // restore ends a revocation.
@@ -101,10 +111,15 @@ func (l *lease) beat(start time.Time) {
 // from its last checkpoint, here or elsewhere.
 func (l *lease) check() error {
 	l.mu.Lock()
-	age, revoked := time.Since(l.lastBeat), l.revoked
+	age, revoked, fresh := time.Since(l.lastBeat), l.revoked, l.fresh
 	l.mu.Unlock()
 	if revoked != nil {
 		return &fnrun.RunError{Kind: "interrupted", Message: revoked.Error()}
+	}
+	if fresh != nil {
+		if err := fresh(); err != nil {
+			return &fnrun.RunError{Kind: "interrupted", Message: err.Error()}
+		}
 	}
 	if age <= l.rescueAfter/2 {
 		return nil

@@ -85,6 +85,12 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[invoke.Args]) error {
 	defer cancel(nil)
 	defer w.lease.track(cancel)()
 	log := w.logger.With(slog.Int64("job", job.ID), slog.String("function", job.Args.Function))
+	if w.lease.isRevoked() {
+		// No session: an attempt would be refused at its first effect. Leave
+		// the job for later (or for the collector, once this worker is
+		// known lost), without an attempt.
+		return river.JobSnooze(time.Second)
+	}
 	run, err := w.store.StartAttempt(ctx, job.ID, w.id)
 	if errors.Is(err, store.ErrNotRunnable) {
 		log.InfoContext(ctx, "the job owns no unfinished invocation; nothing to run")

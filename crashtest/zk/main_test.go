@@ -1,0 +1,14 @@
+package zk
+
+import (
+	"testing"
+
+	"github.com/powny/powny/crashtest"
+	"github.com/powny/powny/testcontainers"
+)
+
+func TestMain(m *testing.M) {
+	// The processes the tests start are this binary, re-executed as powny.
+	crashtest.RunMainIfChild()
+	testcontainers.Main(m)
+}
