@@ -332,17 +332,17 @@ func (l zkLogger) Printf(format string, args ...any) {
 }
 
 // boundedDialer dials connections whose deadlines are never further than
-// max away. The zk client waits ten read timeouts (6.7 session timeouts)
+// limit away. The zk client waits ten read timeouts (6.7 session timeouts)
 // for a server's answer to its connect request: a server that accepts
 // connections but does not answer (starting, overloaded) would hold the
 // client that long before it tries another.
-func boundedDialer(max time.Duration) zk.Dialer {
+func boundedDialer(limit time.Duration) zk.Dialer {
 	return func(network, address string, timeout time.Duration) (net.Conn, error) {
 		c, err := net.DialTimeout(network, address, timeout)
 		if err != nil {
 			return nil, err
 		}
-		return boundedConn{Conn: c, max: max}, nil
+		return boundedConn{Conn: c, max: limit}, nil
 	}
 }
 
@@ -358,6 +358,7 @@ func (c boundedConn) bound(t time.Time) time.Time {
 	return t
 }
 
-func (c boundedConn) SetDeadline(t time.Time) error      { return c.Conn.SetDeadline(c.bound(t)) }
-func (c boundedConn) SetReadDeadline(t time.Time) error  { return c.Conn.SetReadDeadline(c.bound(t)) }
+func (c boundedConn) SetDeadline(t time.Time) error     { return c.Conn.SetDeadline(c.bound(t)) }
+func (c boundedConn) SetReadDeadline(t time.Time) error { return c.Conn.SetReadDeadline(c.bound(t)) }
+
 func (c boundedConn) SetWriteDeadline(t time.Time) error { return c.Conn.SetWriteDeadline(c.bound(t)) }
