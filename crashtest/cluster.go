@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/powny/powny/platform/cli"
+	"github.com/powny/powny/platform/client"
 )
 
 // RunMainEnv makes a re-executed test binary run powny's main instead of the
@@ -279,7 +280,7 @@ func (c *Cluster) StartAPI() *Process {
 	p := c.start("api", "", []string{"api"}, "POWNY_LISTEN="+addr, "POWNY_TOKEN="+c.Token)
 	c.waitStarted(p, "api listening")
 	c.mu.Lock()
-	c.api = &API{URL: "http://" + addr, Token: c.Token, HTTP: c.http}
+	c.api = &API{c: client.New("http://"+addr, c.Token, c.http)}
 	c.mu.Unlock()
 	return p
 }

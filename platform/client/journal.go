@@ -61,3 +61,13 @@ func (c *Client) GetSystem(ctx context.Context) (System, error) {
 	}
 	return s, nil
 }
+
+// Member returns the live member id of role, if listed.
+func (s System) Member(role, id string) (Member, bool) {
+	for _, m := range s.Members[role] {
+		if m.ID == id {
+			return m, true
+		}
+	}
+	return Member{}, false
+}

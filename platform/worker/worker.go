@@ -91,7 +91,11 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[invoke.Args]) error {
 		// known lost), without an attempt.
 		return river.JobSnooze(time.Second)
 	}
-	run, err := w.store.StartAttempt(ctx, job.ID, w.id)
+	// The claim is not interrupted by a cancel: once it may have committed,
+	// the attempt must be recorded (a cancelled run ends as interrupted).
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	run, err := w.store.StartAttempt(sctx, job.ID, w.id)
+	scancel()
 	if errors.Is(err, store.ErrNotRunnable) {
 		log.InfoContext(ctx, "the job owns no unfinished invocation; nothing to run")
 		return nil
