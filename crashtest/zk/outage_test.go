@@ -12,12 +12,11 @@ import (
 	"github.com/powny/powny/testcontainers"
 )
 
-// TestZooKeeperDownUnderLoad stops the only ZooKeeper server for 10 s (five
-// session timeouts) while a stream of 100 checkpointing invocations runs on
-// three workers (two collectors, one API), then starts it again. The issue
-// asks for 30 s; 10 s is already five times the 2 s session, so every
-// process declares its session lost and later finds it again (or a new
-// one), and it keeps the suite short. Every accepted invocation must
+// TestZooKeeperDownUnderLoad stops the only ZooKeeper server for 30 s
+// (fifteen session timeouts: every process declares its session lost and
+// later finds it again, or a new one) while a stream of 100 checkpointing
+// invocations runs on three workers (two collectors, one API), then starts
+// it again. Every accepted invocation must
 // succeed, with its journal whole, and none may perform an effect again
 // once a checkpoint committed it; Powny must converge without a restart:
 // every member listed again, a collector leading.
@@ -25,9 +24,9 @@ func TestZooKeeperDownUnderLoad(t *testing.T) {
 	t.Parallel()
 	const (
 		session = 2 * time.Second
-		outage  = 10 * time.Second
+		outage  = 30 * time.Second
 		n       = 100
-		every   = 150 * time.Millisecond // the stream lasts 15 s
+		every   = 400 * time.Millisecond // the stream lasts 40 s, across the outage
 		before  = 20                     // invocations started before the outage
 		steps   = 4
 		pause   = 200 * time.Millisecond
