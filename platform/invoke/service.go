@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
+	"github.com/powny/powny/platform/groupcommit"
 	"github.com/powny/powny/platform/store"
 )
 
@@ -17,7 +18,7 @@ import (
 type Service struct {
 	store    *store.Store
 	river    *river.Client[pgx.Tx]
-	batch    *batcher
+	batch    *groupcommit.Batcher[store.NewInvocation, store.Invocation]
 	lastWake atomic.Int64 // unix nanoseconds of the last invocation that woke workers
 }
 
@@ -41,7 +42,9 @@ func (s *Service) wake(waited bool) bool {
 
 // New returns a Service that stores invocations in st and queues them on rc.
 func New(st *store.Store, rc *river.Client[pgx.Tx]) *Service {
-	return &Service{store: st, river: rc, batch: &batcher{store: st}}
+	return &Service{store: st, river: rc, batch: &groupcommit.Batcher[store.NewInvocation, store.Invocation]{
+		WriteFunc: st.InsertInvocations,
+	}}
 }
 
 // Start stores a queued invocation of the function's active version with
@@ -50,7 +53,7 @@ func New(st *store.Store, rc *river.Client[pgx.Tx]) *Service {
 func (s *Service) Start(ctx context.Context, req store.NewInvocation) (inv store.Invocation, existing bool, err error) {
 	req.Wake = s.wake(req.Notify)
 	if req.IdempotencyKey == "" {
-		inv, err = s.batch.insert(ctx, req)
+		inv, err = s.batch.Do(ctx, req)
 		return inv, false, err
 	}
 	// With a key, in a transaction: a duplicate rolls back, job and all.

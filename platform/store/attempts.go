@@ -47,24 +47,60 @@ type Run struct {
 // is finished, or that the job owns no invocation any more (it was rescued
 // onto another job).
 func (s *Store) StartAttempt(ctx context.Context, jobID int64, worker string) (Run, error) {
-	r := Run{Fence: Fence{RiverJobID: jobID}}
-	err := s.pool.QueryRow(ctx, `
-		UPDATE powny.invocations
-		SET state = 'running', attempts = attempts + 1, worker = $2, wake_at = NULL,
-		    attempt_started_at = now(), started_at = COALESCE(started_at, now())
-		WHERE river_job_id = $1 AND state IN ('queued', 'running', 'waiting')
-		RETURNING id, attempts, version_id, input, max_attempts, failures, attempt_started_at,
-		          (SELECT array_agg(c.entries ORDER BY c.first_entry) FROM powny.checkpoints c
-		           WHERE c.invocation_id = powny.invocations.id)`,
-		jobID, worker).Scan(&r.InvocationID, &r.Attempt, &r.VersionID, &r.Input, &r.MaxAttempts, &r.Failures,
-		&r.StartedAt, &r.Journal)
-	if err = interpretError(err); errors.Is(err, ErrNotFound) {
-		return r, ErrNotRunnable
-	}
+	runs, errs, err := s.StartAttempts(ctx, []Claim{{JobID: jobID, Worker: worker}})
 	if err != nil {
-		return r, fmt.Errorf("start attempt: %w", err)
+		return Run{}, err
 	}
-	return r, nil
+	return runs[0], errs[0]
+}
+
+// Claim asks to start an attempt of the invocation River job JobID owns.
+type Claim struct {
+	JobID  int64
+	Worker string
+}
+
+// StartAttempts is StartAttempt for many claims in one statement: result i
+// answers claims[i].
+func (s *Store) StartAttempts(ctx context.Context, claims []Claim) ([]Run, []error, error) {
+	jobs, workers := make([]int64, len(claims)), make([]string, len(claims))
+	for i, c := range claims {
+		jobs[i], workers[i] = c.JobID, c.Worker
+	}
+	rows, err := s.pool.Query(ctx, `
+		UPDATE powny.invocations i
+		SET state = 'running', attempts = i.attempts + 1, worker = c.worker, wake_at = NULL,
+		    attempt_started_at = now(), started_at = COALESCE(i.started_at, now())
+		FROM unnest($1::bigint[], $2::text[]) AS c(job, worker)
+		WHERE i.river_job_id = c.job AND i.state IN ('queued', 'running', 'waiting')
+		RETURNING i.river_job_id, i.id, i.attempts, i.version_id, i.input, i.max_attempts, i.failures, i.attempt_started_at,
+		          (SELECT array_agg(cp.entries ORDER BY cp.first_entry) FROM powny.checkpoints cp
+		           WHERE cp.invocation_id = i.id)`, jobs, workers)
+	if err != nil {
+		return nil, nil, fmt.Errorf("start attempt: %w", err)
+	}
+	byJob := make(map[int64]Run, len(claims))
+	for rows.Next() {
+		var r Run
+		if err := rows.Scan(&r.RiverJobID, &r.InvocationID, &r.Attempt, &r.VersionID, &r.Input, &r.MaxAttempts,
+			&r.Failures, &r.StartedAt, &r.Journal); err != nil {
+			rows.Close()
+			return nil, nil, fmt.Errorf("start attempt: %w", err)
+		}
+		byJob[r.RiverJobID] = r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("start attempt: %w", err)
+	}
+	runs, errs := make([]Run, len(claims)), make([]error, len(claims))
+	for i, c := range claims {
+		r, ok := byJob[c.JobID]
+		if !ok {
+			errs[i] = ErrNotRunnable
+		}
+		runs[i] = r
+	}
+	return runs, errs, nil
 }
 
 // LoadJournal returns the checkpoint rows of an invocation's journal, in

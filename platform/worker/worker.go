@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/powny/powny/platform/fnrun"
+	"github.com/powny/powny/platform/groupcommit"
 	"github.com/powny/powny/platform/invoke"
 	"github.com/powny/powny/platform/journal"
 	"github.com/powny/powny/platform/store"
@@ -51,6 +52,7 @@ type Worker struct {
 	maxLogLines int
 	retryFor    time.Duration
 	lease       *lease
+	claims      *groupcommit.Batcher[store.Claim, store.Run]
 	logger      *slog.Logger
 }
 
@@ -70,7 +72,9 @@ func New(st *store.Store, cfg Config) (*Worker, error) {
 		maxLogLines: cmp.Or(cfg.MaxLogLines, 10_000),
 		retryFor:    cmp.Or(cfg.RetryFor, 30*time.Second),
 		lease:       newLease(cmp.Or(cfg.RescueAfter, 10*time.Second)),
-		logger:      cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
+		// Runs fetched together claim their invocations in one statement.
+		claims: &groupcommit.Batcher[store.Claim, store.Run]{WriteFunc: st.StartAttempts, Timeout: 10 * time.Second},
+		logger: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
 	}, nil
 }
 
@@ -93,9 +97,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[invoke.Args]) error {
 	}
 	// The claim is not interrupted by a cancel: once it may have committed,
 	// the attempt must be recorded (a cancelled run ends as interrupted).
-	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	run, err := w.store.StartAttempt(sctx, job.ID, w.id)
-	scancel()
+	run, err := w.claims.Do(context.WithoutCancel(ctx), store.Claim{JobID: job.ID, Worker: w.id})
 	if errors.Is(err, store.ErrNotRunnable) {
 		log.InfoContext(ctx, "the job owns no unfinished invocation; nothing to run")
 		return nil
