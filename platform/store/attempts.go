@@ -235,63 +235,123 @@ func (e AttemptEnd) outcome() string {
 // the state is final and a caller waits (NewInvocation.Notify), the id is
 // sent on DoneChannel.
 func (s *Store) EndAttempt(ctx context.Context, e AttemptEnd) error {
-	var kind, msg *string
-	var line *int
-	if e.Error != nil {
-		kind, msg = &e.Error.Kind, &e.Error.Message
-		if e.Error.Line > 0 {
-			line = &e.Error.Line
+	_, errs, err := s.EndAttempts(ctx, []AttemptEnd{e})
+	if err != nil {
+		return err
+	}
+	return errs[0]
+}
+
+// EndAttempts is EndAttempt for many attempts in one statement: errs[i]
+// answers ends[i] (nil, or ErrFenced). The results are empty: the type only
+// fits platform/groupcommit.
+func (s *Store) EndAttempts(ctx context.Context, ends []AttemptEnd) ([]struct{}, []error, error) {
+	n := len(ends)
+	var (
+		ids, jobs                  = make([]int64, n), make([]int64, n)
+		attempts, jcounts, jfirsts = make([]int32, n), make([]int32, n), make([]int32, n)
+		states, workers, outcomes  = make([]string, n), make([]string, n), make([]string, n)
+		results, msgs, kinds       = make([]*string, n), make([]*string, n), make([]*string, n)
+		lines                      = make([]*int32, n)
+		started                    = make([]time.Time, n)
+		wakes                      = make([]*time.Time, n)
+		entries                    = make([][]byte, n)
+		failed                     = make([]bool, n)
+		logRows                    []int32
+		logLevels, logMessages     []string
+		logTimes                   []time.Time
+	)
+	for i, e := range ends {
+		ids[i], jobs[i], attempts[i] = e.InvocationID, e.RiverJobID, int32(e.Attempt)
+		states[i], workers[i], outcomes[i], started[i], failed[i] = e.State, e.Worker, e.outcome(), e.StartedAt, e.Failed
+		if e.Result != nil {
+			r := string(e.Result)
+			results[i] = &r
+		}
+		if e.Error != nil {
+			msgs[i], kinds[i] = &e.Error.Message, &e.Error.Kind
+			if e.Error.Line > 0 {
+				l := int32(e.Error.Line)
+				lines[i] = &l
+			}
+		}
+		if e.State == StateWaiting {
+			wakes[i] = &e.WakeAt
+		}
+		if e.Journal != nil {
+			jcounts[i], jfirsts[i], entries[i] = int32(e.Journal.Count), int32(e.Journal.FirstEntry), e.Journal.Entries
+		}
+		for _, l := range e.Logs {
+			logRows = append(logRows, int32(i+1))
+			logLevels, logMessages, logTimes = append(logLevels, l.Level), append(logMessages, l.Message), append(logTimes, l.LoggedAt)
 		}
 	}
-	levels, messages, times := logColumns(e.Logs)
-	j := JournalRows{}
-	if e.Journal != nil {
-		j = *e.Journal
-	}
-	var wakeAt *time.Time
-	if e.State == StateWaiting {
-		wakeAt = &e.WakeAt
-	}
-	var owned bool
-	err := s.pool.QueryRow(ctx, `
-		WITH owner AS (
-			SELECT id, state FROM powny.invocations
-			WHERE id = $1 AND river_job_id = $2 AND attempts = $3
-			FOR UPDATE
+	rows, err := s.pool.Query(ctx, `
+		WITH e AS (
+			SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[],
+			                     $8::int[], $9::text[], $10::timestamptz[], $11::text[], $12::int[], $13::bytea[],
+			                     $14::timestamptz[], $15::bool[], $16::int[])
+			WITH ORDINALITY AS e(id, job, attempt, state, result, msg, kind, line, worker, started, outcome,
+			                     jcount, jentries, wake, failed, jfirst, n)
+		), owner AS (
+			SELECT i.id, i.state, e.n FROM powny.invocations i
+			JOIN e ON i.id = e.id AND i.river_job_id = e.job AND i.attempts = e.attempt
+			FOR UPDATE OF i
 		), cp AS (
 			INSERT INTO powny.checkpoints (invocation_id, attempt, worker, first_entry, entry_count, entries)
-			SELECT $1, $3, $9, $19, $15, $16
-			FROM owner WHERE $15 > 0 AND owner.state = 'running'
+			SELECT e.id, e.attempt, e.worker, e.jfirst, e.jcount, e.jentries
+			FROM e JOIN owner o ON o.n = e.n WHERE e.jcount > 0 AND o.state = 'running'
 			ON CONFLICT (invocation_id, first_entry) DO NOTHING
 		), inv AS (
 			UPDATE powny.invocations i
-			SET state = $4, result = $5, error_kind = $7, error = $6, error_line = $8, wake_at = $17,
-			    failures = i.failures + CASE WHEN $18 THEN 1 ELSE 0 END,
-			    finished_at = CASE WHEN $4 IN ('succeeded', 'failed', 'cancelled') THEN now() END
-			FROM owner WHERE i.id = owner.id AND owner.state = 'running'
+			SET state = e.state, result = e.result::jsonb, error_kind = e.kind, error = e.msg, error_line = e.line,
+			    wake_at = e.wake, failures = i.failures + CASE WHEN e.failed THEN 1 ELSE 0 END,
+			    finished_at = CASE WHEN e.state IN ('succeeded', 'failed', 'cancelled') THEN now() END
+			FROM e JOIN owner o ON o.n = e.n
+			WHERE i.id = e.id AND o.state = 'running'
 			RETURNING i.id, i.state, i.notify
 		), att AS (
 			INSERT INTO powny.attempts (invocation_id, attempt, worker, river_job_id, started_at, finished_at, outcome, error)
-			SELECT $1, $3, $9, $2, $10, now(), $11, $6 FROM owner
+			SELECT e.id, e.attempt, e.worker, e.job, e.started, now(), e.outcome, e.msg
+			FROM e JOIN owner o ON o.n = e.n
 			ON CONFLICT (invocation_id, attempt) DO NOTHING
-			RETURNING attempt
+			RETURNING invocation_id, attempt
 		), logs AS (
 			-- Only with a new attempt row: a retry after a lost commit logs nothing twice.
 			INSERT INTO powny.logs (invocation_id, attempt, level, message, logged_at)
-			SELECT $1, $3, l, m, t FROM att, unnest($12::text[], $13::text[], $14::timestamptz[]) AS x(l, m, t)
+			SELECT e.id, e.attempt, l.level, l.message, l.at
+			FROM unnest($17::int[], $18::text[], $19::text[], $20::timestamptz[]) WITH ORDINALITY AS l(n, level, message, at, ord)
+			JOIN e ON e.n = l.n
+			JOIN att ON att.invocation_id = e.id AND att.attempt = e.attempt
+			ORDER BY l.ord
 		), done AS (
 			SELECT pg_notify('`+DoneChannel+`', id::text) FROM inv WHERE notify AND state IN ('succeeded', 'failed', 'cancelled')
 		)
-		SELECT EXISTS (SELECT 1 FROM owner) FROM (SELECT count(*) FROM done) AS d`,
-		e.InvocationID, e.RiverJobID, e.Attempt, e.State, nullJSON(e.Result), msg, kind, line,
-		e.Worker, e.StartedAt, e.outcome(), levels, messages, times, j.Count, j.Entries, wakeAt, e.Failed, j.FirstEntry).Scan(&owned)
+		SELECT o.n FROM owner o, (SELECT count(*) FROM done) AS d`,
+		ids, jobs, attempts, states, results, msgs, kinds, lines, workers, started, outcomes, jcounts, entries,
+		wakes, failed, jfirsts, logRows, logLevels, logMessages, logTimes)
 	if err != nil {
-		return fmt.Errorf("end attempt: %w", err)
+		return nil, nil, fmt.Errorf("end attempt: %w", err)
 	}
-	if !owned {
-		return ErrFenced
+	owned := make([]bool, n)
+	for rows.Next() {
+		var row int
+		if err := rows.Scan(&row); err != nil {
+			rows.Close()
+			return nil, nil, fmt.Errorf("end attempt: %w", err)
+		}
+		owned[row-1] = true
 	}
-	return nil
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("end attempt: %w", err)
+	}
+	errs := make([]error, n)
+	for i := range errs {
+		if !owned[i] {
+			errs[i] = ErrFenced
+		}
+	}
+	return make([]struct{}, n), errs, nil
 }
 
 func nullInt(n int) *int {
@@ -299,13 +359,6 @@ func nullInt(n int) *int {
 		return nil
 	}
 	return &n
-}
-
-func nullJSON(b json.RawMessage) any {
-	if b == nil {
-		return nil
-	}
-	return b
 }
 
 // Attempt is one attempt of an invocation.

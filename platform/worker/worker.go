@@ -53,6 +53,7 @@ type Worker struct {
 	retryFor    time.Duration
 	lease       *lease
 	claims      *groupcommit.Batcher[store.Claim, store.Run]
+	ends        *groupcommit.Batcher[store.AttemptEnd, struct{}]
 	logger      *slog.Logger
 }
 
@@ -74,6 +75,7 @@ func New(st *store.Store, cfg Config) (*Worker, error) {
 		lease:       newLease(cmp.Or(cfg.RescueAfter, 10*time.Second)),
 		// Runs fetched together claim their invocations in one statement.
 		claims: &groupcommit.Batcher[store.Claim, store.Run]{WriteFunc: st.StartAttempts, Timeout: 10 * time.Second},
+		ends:   &groupcommit.Batcher[store.AttemptEnd, struct{}]{WriteFunc: st.EndAttempts, Timeout: 10 * time.Second},
 		logger: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
 	}, nil
 }
@@ -265,7 +267,10 @@ func (w *Worker) end(ctx context.Context, run store.Run, o *outcome) error {
 	// of how it ended must still be written.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.retryFor+5*time.Second)
 	defer cancel()
-	err := retryTransient(wctx, w.retryFor, func(ctx context.Context) error { return w.store.EndAttempt(ctx, e) })
+	err := retryTransient(wctx, w.retryFor, func(ctx context.Context) error {
+		_, err := w.ends.Do(ctx, e) // runs ending together share one statement
+		return err
+	})
 	if errors.Is(err, store.ErrFenced) {
 		w.logger.WarnContext(ctx, "stale run ended: the invocation has moved to another run; nothing written",
 			slog.Int64("invocation", run.InvocationID), slog.Int("attempt", run.Attempt))
