@@ -133,6 +133,127 @@ type JournalRows struct {
 // them. Only the owner writes, one checkpoint after the other, so rows follow
 // each other; journal.DecodeAll checks that they do when they are loaded.
 func (s *Store) Checkpoint(ctx context.Context, f Fence, worker string, j JournalRows, logs []LogLine) error {
+	_, errs, err := s.Checkpoints(ctx, []CheckpointRow{{Fence: f, Worker: worker, Rows: j, Logs: logs}})
+	if err != nil {
+		return err
+	}
+	return errs[0]
+}
+
+// CheckpointRow is one checkpoint to store: the run's fence, its worker,
+// the journal entries and the lines logged since the last checkpoint.
+type CheckpointRow struct {
+	Fence
+	Worker string
+	Rows   JournalRows
+	Logs   []LogLine
+}
+
+// Checkpoints is Checkpoint for the checkpoints of many runs, in one
+// statement: errs[i] answers cps[i] (nil, or ErrFenced). The results are
+// empty: the type only fits platform/groupcommit.
+func (s *Store) Checkpoints(ctx context.Context, cps []CheckpointRow) ([]struct{}, []error, error) {
+	n := len(cps)
+	stored := make([]bool, n)
+	if n == 1 {
+		ok, err := s.checkpointOne(ctx, cps[0])
+		if err != nil {
+			return nil, nil, err
+		}
+		stored[0] = ok
+		return s.checkStored(ctx, cps, stored)
+	}
+	ids, jobs := make([]int64, n), make([]int64, n)
+	attempts, firsts, counts := make([]int32, n), make([]int32, n), make([]int32, n)
+	workers, entries, lines := make([]string, n), make([][]byte, n), make([]*int32, n)
+	var (
+		logRows                []int32
+		logLevels, logMessages []string
+		logTimes               []time.Time
+	)
+	for i, c := range cps {
+		ids[i], jobs[i], attempts[i] = c.InvocationID, c.RiverJobID, int32(c.Attempt)
+		firsts[i], counts[i], workers[i], entries[i] = int32(c.Rows.FirstEntry), int32(c.Rows.Count), c.Worker, c.Rows.Entries
+		if c.Rows.Line > 0 {
+			l := int32(c.Rows.Line)
+			lines[i] = &l
+		}
+		for _, l := range c.Logs {
+			logRows = append(logRows, int32(i+1))
+			logLevels, logMessages, logTimes = append(logLevels, l.Level), append(logMessages, l.Message), append(logTimes, l.LoggedAt)
+		}
+	}
+	rows, err := s.pool.Query(ctx, `
+		WITH c AS (
+			SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::text[], $5::int[], $6::int[], $7::bytea[], $8::int[])
+			WITH ORDINALITY AS c(id, job, attempt, worker, first, count, entries, line, n)
+		), owner AS (
+			SELECT c.n FROM powny.invocations i
+			JOIN c ON i.id = c.id AND i.river_job_id = c.job AND i.attempts = c.attempt AND i.state = 'running'
+			FOR SHARE OF i
+		), logs AS (
+			INSERT INTO powny.logs (invocation_id, attempt, level, message, logged_at)
+			SELECT c.id, c.attempt, l.level, l.message, l.at
+			FROM unnest($9::int[], $10::text[], $11::text[], $12::timestamptz[]) WITH ORDINALITY AS l(n, level, message, at, ord)
+			JOIN c ON c.n = l.n JOIN owner o ON o.n = l.n
+			ORDER BY l.ord
+		), ins AS (
+			INSERT INTO powny.checkpoints (invocation_id, attempt, worker, first_entry, entry_count, entries, line)
+			SELECT c.id, c.attempt, c.worker, c.first, c.count, c.entries, c.line FROM c JOIN owner o ON o.n = c.n
+			ON CONFLICT (invocation_id, first_entry) DO NOTHING
+			RETURNING invocation_id, first_entry
+		)
+		SELECT c.n FROM c JOIN ins ON ins.invocation_id = c.id AND ins.first_entry = c.first`,
+		ids, jobs, attempts, workers, firsts, counts, entries, lines, logRows, logLevels, logMessages, logTimes)
+	if err != nil {
+		return nil, nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	for rows.Next() {
+		var row int
+		if err := rows.Scan(&row); err != nil {
+			rows.Close()
+			return nil, nil, fmt.Errorf("checkpoint: %w", err)
+		}
+		stored[row-1] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	return s.checkStored(ctx, cps, stored)
+}
+
+// checkStored answers each checkpoint: stored, or else ErrFenced unless it
+// was stored by an earlier try.
+func (s *Store) checkStored(ctx context.Context, cps []CheckpointRow, stored []bool) ([]struct{}, []error, error) {
+	errs := make([]error, len(cps))
+	for i, c := range cps {
+		if stored[i] {
+			continue
+		}
+		// Refused. If this very checkpoint is stored (a retry whose first
+		// try committed, but whose answer was lost) and the run still owns
+		// the invocation, it is done; else the run is fenced off.
+		var done bool
+		if err := s.pool.QueryRow(ctx, `
+			SELECT EXISTS (
+				SELECT 1 FROM powny.invocations i JOIN powny.checkpoints c ON c.invocation_id = i.id
+				WHERE i.id = $1 AND i.river_job_id = $2 AND i.attempts = $3 AND i.state = 'running'
+				  AND c.attempt = $3 AND c.first_entry = $4 AND c.entry_count = $5)`,
+			c.InvocationID, c.RiverJobID, c.Attempt, c.Rows.FirstEntry, c.Rows.Count).Scan(&done); err != nil {
+			return nil, nil, fmt.Errorf("checkpoint: %w", err)
+		}
+		if !done {
+			errs[i] = ErrFenced
+		}
+	}
+	return make([]struct{}, len(cps)), errs, nil
+}
+
+// checkpointOne stores one checkpoint with the leanest statement (no
+// unnest), which keeps a lone checkpoint about as cheap as a bare INSERT.
+// It reports whether the row was inserted.
+func (s *Store) checkpointOne(ctx context.Context, c CheckpointRow) (bool, error) {
+	f, worker, j, logs := c.Fence, c.Worker, c.Rows, c.Logs
 	// The fence and the continuity check; the logs go along only if there
 	// are any (most checkpoints have none: a leaner statement).
 	const owner = `
@@ -157,28 +278,9 @@ func (s *Store) Checkpoint(ctx context.Context, f Fence, worker string, j Journa
 	tag, err := s.pool.Exec(ctx, sql, args...)
 	err = interpretError(err)
 	if err != nil && !errors.Is(err, ErrConflict) {
-		return fmt.Errorf("checkpoint: %w", err)
+		return false, fmt.Errorf("checkpoint: %w", err)
 	}
-	if err == nil && tag.RowsAffected() > 0 {
-		return nil
-	}
-	// Refused. If this very checkpoint is stored (a retry whose first try
-	// committed, but whose answer was lost) and the run still owns the
-	// invocation, it is done; else the run is fenced off.
-	var stored bool
-	err = s.pool.QueryRow(ctx, `
-		SELECT EXISTS (
-			SELECT 1 FROM powny.invocations i JOIN powny.checkpoints c ON c.invocation_id = i.id
-			WHERE i.id = $1 AND i.river_job_id = $2 AND i.attempts = $3 AND i.state = 'running'
-			  AND c.attempt = $3 AND c.first_entry = $4 AND c.entry_count = $5)`,
-		f.InvocationID, f.RiverJobID, f.Attempt, j.FirstEntry, j.Count).Scan(&stored)
-	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	if !stored {
-		return ErrFenced
-	}
-	return nil
+	return err == nil && tag.RowsAffected() > 0, nil
 }
 
 // logColumns turns lines into the three arrays an unnest inserts.
@@ -188,6 +290,13 @@ func logColumns(logs []LogLine) (levels, messages []string, times []time.Time) {
 		levels[i], messages[i], times[i] = l.Level, l.Message, l.LoggedAt
 	}
 	return levels, messages, times
+}
+
+func nullInt(n int) *int {
+	if n == 0 {
+		return nil
+	}
+	return &n
 }
 
 // LogLine is one line a function logged.
@@ -352,13 +461,6 @@ func (s *Store) EndAttempts(ctx context.Context, ends []AttemptEnd) ([]struct{},
 		}
 	}
 	return make([]struct{}, n), errs, nil
-}
-
-func nullInt(n int) *int {
-	if n == 0 {
-		return nil
-	}
-	return &n
 }
 
 // Attempt is one attempt of an invocation.

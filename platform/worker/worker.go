@@ -54,6 +54,7 @@ type Worker struct {
 	lease       *lease
 	claims      *groupcommit.Batcher[store.Claim, store.Run]
 	ends        *groupcommit.Batcher[store.AttemptEnd, struct{}]
+	checkpoints *groupcommit.Batcher[store.CheckpointRow, struct{}]
 	logger      *slog.Logger
 }
 
@@ -76,6 +77,9 @@ func New(st *store.Store, cfg Config) (*Worker, error) {
 		// Runs fetched together claim their invocations in one statement.
 		claims: &groupcommit.Batcher[store.Claim, store.Run]{WriteFunc: st.StartAttempts, Timeout: 10 * time.Second},
 		ends:   &groupcommit.Batcher[store.AttemptEnd, struct{}]{WriteFunc: st.EndAttempts, Timeout: 10 * time.Second},
+		checkpoints: &groupcommit.Batcher[store.CheckpointRow, struct{}]{
+			WriteFunc: st.Checkpoints, Timeout: 10 * time.Second,
+		},
 		logger: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
 	}, nil
 }
@@ -132,7 +136,9 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[invoke.Args]) error {
 			}
 			lines := logs.take()
 			err = retryTransient(ctx, w.retryFor, func(ctx context.Context) error {
-				return w.store.Checkpoint(ctx, run.Fence, w.id, *rows, lines)
+				// Checkpoints of runs taken together share one statement.
+				_, err := w.checkpoints.Do(ctx, store.CheckpointRow{Fence: run.Fence, Worker: w.id, Rows: *rows, Logs: lines})
+				return err
 			})
 			switch {
 			case errors.Is(err, store.ErrFenced):
