@@ -4,7 +4,8 @@
 // job run it), load the version it is pinned to (compiled once at deploy,
 // cached here by version id), run main(input) in a fresh sandboxed VM under
 // the function's timeout, then record the outcome in one statement that also
-// notifies waiting callers, so a result is durable and answered within
+// notifies waiting callers (claims, checkpoints and ends of runs made at the
+// same moment share statements: platform/groupcommit), so a result is durable and answered within
 // milliseconds; River's batched completer finalizes the job later (a job
 // fetched again finds its invocation finished and does nothing). A failure
 // with attempts left returns the error to River, which schedules the retry;
