@@ -15,22 +15,6 @@ import (
 	"github.com/powny/powny/platform/testdb"
 )
 
-// loop posts step 1..input.steps to the sink, each followed by a checkpoint
-// and an in-place sleep of input.pause: a run is always between two steps,
-// and a resumed one replays what was committed. Its journal is
-// (http.request, sleep) × steps.
-const loop = `config := {"timeout": "120s"}
-
-func main(input) {
-  for s := 1; s <= input.steps; s++ {
-    http.post(input.sink, {"json": {"k": input.k, "step": s}})
-    checkpoint()
-    sleep(input.pause)
-  }
-  return {"k": input.k, "steps": input.steps}
-}
-`
-
 // noRescueByHeartbeat is the POWNY_RESCUE_AFTER of these tests: a minute, so
 // that neither the Postgres heartbeats nor the lease they keep can be what
 // stops or rescues a run within a test; ZooKeeper must.
@@ -69,7 +53,7 @@ func (c *cluster) startAPI(t *testing.T) {
 	t.Helper()
 	c.StartAPI()
 	c.api = c.API()
-	require.NoError(t, c.api.Deploy(t.Context(), "loop", loop))
+	require.NoError(t, c.api.Deploy(t.Context(), "loop", crashtest.Loop))
 }
 
 // invoke starts an invocation of loop with key k.

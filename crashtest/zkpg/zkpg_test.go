@@ -16,20 +16,6 @@ import (
 	"github.com/powny/powny/testcontainers"
 )
 
-// loop posts step 1..input.steps to the sink, each followed by a checkpoint
-// and an in-place sleep of input.pause (as in crashtest/zk).
-const loop = `config := {"timeout": "120s"}
-
-func main(input) {
-  for s := 1; s <= input.steps; s++ {
-    http.post(input.sink, {"json": {"k": input.k, "step": s}})
-    checkpoint()
-    sleep(input.pause)
-  }
-  return {"k": input.k, "steps": input.steps}
-}
-`
-
 // TestWorkerKilledWhilePostgresRestarts runs nine checkpointing invocations
 // on three workers coordinated by ZooKeeper (1 s session; POWNY_RESCUE_AFTER
 // a minute, so that only the membership tells the collector a worker is
@@ -65,7 +51,7 @@ func TestWorkerKilledWhilePostgresRestarts(t *testing.T) {
 		workers[id] = c.StartWorker(id)
 	}
 	api := c.API()
-	require.NoError(t, api.Deploy(ctx, "loop", loop))
+	require.NoError(t, api.Deploy(ctx, "loop", crashtest.Loop))
 
 	keys := map[int64]string{}
 	for i := range n {

@@ -172,7 +172,7 @@ func (s *Store) InsertInvocation(ctx context.Context, db DB, ni NewInvocation) (
 			       COALESCE((v.config->>'retries')::int, 0) + 1 AS max_attempts
 			FROM powny.functions f JOIN powny.versions v ON v.id = f.active_version
 			WHERE f.name = $1
-		), job AS (`+insertJobSQL("$1", "v")+`), ins AS (
+		), job AS (`+insertJobSQL(nextJobID, "$1", "NULL", "v")+`), ins AS (
 			INSERT INTO powny.invocations (function_id, version_id, trigger, state, input, max_attempts, idempotency_key, notify, river_job_id)
 			SELECT v.function_id, v.version_id, $2, 'queued', $3, v.max_attempts, $4, $5, job.id
 			FROM v, job
@@ -203,19 +203,17 @@ func (s *Store) InsertInvocation(ctx context.Context, db DB, ni NewInvocation) (
 	return inv, fmt.Errorf("function %q: %w", ni.Function, ErrNotFound)
 }
 
-// insertJobSQL inserts the River job of an invocation of the function named
-// by the SQL expression fn, once per row of from: what River's insert would
-// write, in our own statement.
-func insertJobSQL(fn, from string) string {
-	return insertJobAtSQL(fn, from, "NULL")
-}
+// nextJobID is the SQL expression of a new River job id.
+const nextJobID = "nextval(pg_get_serial_sequence('river_job', 'id'))"
 
-// insertJobAtSQL is insertJobSQL for a job that must not run before the
-// time the SQL expression at gives (NULL: now): it is scheduled until then.
-func insertJobAtSQL(fn, from, at string) string {
+// insertJobSQL inserts the River job of an invocation, once per row of
+// from: what River's insert would write, in our own statement. id, fn (the
+// function's name) and at are SQL expressions; at is the time before which
+// the job must not run (NULL: now): it is scheduled until then.
+func insertJobSQL(id, fn, at, from string) string {
 	return `
-		INSERT INTO river_job (args, kind, max_attempts, priority, queue, state, scheduled_at, tags, metadata)
-		SELECT jsonb_build_object('function', ` + fn + `::text), '` + JobKind + `', ` + strconv.Itoa(JobMaxAttempts) + `, 1,
+		INSERT INTO river_job (id, args, kind, max_attempts, priority, queue, state, scheduled_at, tags, metadata)
+		SELECT ` + id + `, jsonb_build_object('function', ` + fn + `::text), '` + JobKind + `', ` + strconv.Itoa(JobMaxAttempts) + `, 1,
 		       'default', CASE WHEN ` + at + ` > now() THEN 'scheduled' ELSE 'available' END::river_job_state,
 		       GREATEST(now(), ` + at + `), '{}', '{}'
 		FROM ` + from + `
@@ -317,16 +315,11 @@ func (s *Store) InsertInvocations(ctx context.Context, reqs []NewInvocation) ([]
 		WITH v AS (
 			SELECT r.n, r.function, r.trigger, r.input, r.notify, f.id AS function_id, ver.id AS version_id, ver.number,
 			       COALESCE((ver.config->>'retries')::int, 0) + 1 AS max_attempts,
-			       nextval(pg_get_serial_sequence('river_job', 'id')) AS job_id
+			       `+nextJobID+` AS job_id
 			FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::bool[]) WITH ORDINALITY AS r(function, trigger, input, notify, n)
 			JOIN powny.functions f ON f.name = r.function
 			JOIN powny.versions ver ON ver.id = f.active_version
-		), job AS (
-			INSERT INTO river_job (id, args, kind, max_attempts, priority, queue, state, scheduled_at, tags, metadata)
-			SELECT v.job_id, jsonb_build_object('function', v.function), '`+JobKind+`', `+strconv.Itoa(JobMaxAttempts)+`, 1,
-			       'default', 'available', now(), '{}', '{}'
-			FROM v
-		), ins AS (
+		), job AS (`+insertJobSQL("v.job_id", "v.function", "NULL", "v")+`), ins AS (
 			INSERT INTO powny.invocations (function_id, version_id, trigger, state, input, max_attempts, notify, river_job_id)
 			SELECT v.function_id, v.version_id, v.trigger, 'queued', v.input, v.max_attempts, v.notify, v.job_id
 			FROM v

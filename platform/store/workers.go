@@ -189,7 +189,7 @@ func (s *Store) RescueLost(ctx context.Context, lost LostWorkers, limit int) ([]
 					SET state = 'cancelled', finalized_at = now(),
 					    errors = array_append(errors, jsonb_build_object('at', now(), 'attempt', attempt, 'error', $4::text, 'trace', ''))
 					WHERE id = $2 AND state = 'running'
-				), one AS (SELECT 1), job AS (`+insertJobAtSQL("$3", "one", "(SELECT wake_at FROM powny.invocations WHERE id = $1 AND state = 'waiting')")+`
+				), one AS (SELECT 1), job AS (`+insertJobSQL(nextJobID, "$3", "(SELECT wake_at FROM powny.invocations WHERE id = $1 AND state = 'waiting')", "one")+`
 				), inv AS (
 					-- A waiting invocation (its worker died after recording the
 					-- suspension, before River snoozed the job) stays waiting; its
