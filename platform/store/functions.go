@@ -77,9 +77,8 @@ func (s *Store) Deploy(ctx context.Context, nv NewVersion) (v Version, created b
 		default:
 			return fmt.Errorf("find version by hash: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE powny.functions SET active_version = $2, updated_at = now() WHERE id = $1`,
-			fnID, id); err != nil {
-			return fmt.Errorf("activate version: %w", err)
+		if err := activate(ctx, tx, fnID, id); err != nil {
+			return err
 		}
 		v, err = scanVersion(tx.QueryRow(ctx, versionSelect+` WHERE v.id = $1`, id))
 		return err
@@ -196,12 +195,25 @@ func (s *Store) Rollback(ctx context.Context, function string, number int) (Vers
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE powny.functions SET active_version = $2, updated_at = now() WHERE id = $1`,
-			fnID, id); err != nil {
-			return fmt.Errorf("activate version: %w", err)
+		if err := activate(ctx, tx, fnID, id); err != nil {
+			return err
 		}
 		v, err = scanVersion(tx.QueryRow(ctx, versionSelect+` WHERE v.id = $1`, id))
 		return err
 	})
 	return v, err
+}
+
+// activate makes version the active one of function, in the deploy's or
+// rollback's transaction, and bumps the trigger revision, so that every API
+// process reloads the trigger filters before it matches its next event.
+func activate(ctx context.Context, tx pgx.Tx, function, version int64) error {
+	if _, err := tx.Exec(ctx, `UPDATE powny.functions SET active_version = $2, updated_at = now() WHERE id = $1`,
+		function, version); err != nil {
+		return fmt.Errorf("activate version: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE powny.trigger_revision SET revision = revision + 1`); err != nil {
+		return fmt.Errorf("bump the trigger revision: %w", err)
+	}
+	return nil
 }
