@@ -61,3 +61,19 @@ func (a *API) Invocation(ctx context.Context, id int64) (Invocation, error) {
 func (a *API) System(ctx context.Context) (System, error) {
 	return a.c.GetSystem(ctx)
 }
+
+// AcceptedEvent is what POST /v1/events did with one event.
+type AcceptedEvent = client.AcceptedEvent
+
+// SendEvents sends a batch of events, each encoded as JSON.
+func (a *API) SendEvents(ctx context.Context, events ...any) ([]AcceptedEvent, error) {
+	raws := make([]json.RawMessage, len(events))
+	for i, e := range events {
+		raw, err := json.Marshal(e)
+		if err != nil {
+			return nil, fmt.Errorf("encode event %d: %w", i, err)
+		}
+		raws[i] = raw
+	}
+	return a.c.SendEvents(ctx, raws)
+}

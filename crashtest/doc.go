@@ -18,6 +18,10 @@
 //     an invocation sleeps durably; new ones wake it on time.
 //   - TestRestartSameWorkerID: a worker restarted at once under the same id
 //     does not strand what its dead predecessor was running.
+//   - TestScheduleOncePerCluster: two `powny server` processes without
+//     ZooKeeper (both collectors act) and a function scheduled every second:
+//     each tick runs once, none is missing, before and after one server is
+//     SIGKILLed.
 //   - crashtest/pgrestart: PostgreSQL restarts under 200 running
 //     invocations (a package of its own: the restart ends every session on
 //     the server its test binary shares).
@@ -33,12 +37,12 @@
 // # The harness
 //
 // The non-test files are the harness that the test packages share:
-// [Cluster] starts and signals the processes (and [Process.LogLines] reads
-// their logs), [API] calls the HTTP API (GET /v1/system included), [Sink] is
+// [Cluster] starts and signals the processes ([Cluster.StartServer] runs
+// every role in one; [Process.LogLines] reads their logs), [API] calls the HTTP API (GET /v1/system included), [Sink] is
 // the HTTP endpoint the test functions post their effects to (it records
 // each one, and can say which attempt performed it), and the audit helpers
 // ([Attempts], [Checkpoints], [CheckJournal], [WaitAllFinished],
-// [CheckEffects], [AuditInvocation]) read the powny_* views and the journal
+// [CheckEffects], [AuditInvocation], [ScheduledTicks]) read the powny_* views and the journal
 // back. The test binary is the
 // binary under test: [RunMainIfChild], first in TestMain, makes a
 // re-executed test binary run powny's main instead of the tests.

@@ -34,8 +34,10 @@ func TestUpDownUp(t *testing.T) {
 	res, err := m.Up(ctx)
 	require.NoError(t, err)
 	require.Len(t, res, 3)
-	for _, view := range []string{"powny_invocations", "powny_functions", "powny_versions", "powny_attempts", "powny_checkpoints", "powny_logs",
-		"powny_events", "powny_waits", "powny_schedules", "powny_kv", "powny_settings"} {
+	for _, view := range []string{
+		"powny_invocations", "powny_functions", "powny_versions", "powny_attempts", "powny_checkpoints", "powny_logs",
+		"powny_events", "powny_waits", "powny_schedules", "powny_kv", "powny_settings",
+	} {
 		var n int
 		require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM "+view).Scan(&n), view)
 	}

@@ -366,6 +366,20 @@ func TestDev(t *testing.T) {
 	require.Regexp(t, `(?m)^State:\s+succeeded$`, out)
 	require.Contains(t, out, "hello, x")
 
+	// The events path of the issue, through the binary: a CRIT starts disk,
+	// which waits; the host's OK wakes it, and the answers say so.
+	out = mustPowny(t, client, "events", "send", `{"host": "db-3", "service": "disk", "status": "CRIT"}`)
+	started := regexp.MustCompile(`(?m)^\d+\s+no\s+disk:(\d+)\s+-$`).FindStringSubmatch(out)
+	require.NotNil(t, started, out)
+	require.Eventually(t, func() bool {
+		return strings.Contains(mustPowny(t, client, "jobs", "show", started[1]), "waiting until")
+	}, 20*time.Second, 50*time.Millisecond, "disk waits for its OK")
+	out = mustPowny(t, client, "events", "send", `{"host": "db-3", "service": "disk", "status": "OK"}`)
+	require.Regexp(t, `(?m)^\d+\s+no\s+-\s+disk:`+started[1]+`$`, out)
+	require.Eventually(t, func() bool {
+		return regexp.MustCompile(`(?m)^State:\s+succeeded$`).MatchString(mustPowny(t, client, "jobs", "show", started[1]))
+	}, 20*time.Second, 50*time.Millisecond, "disk finishes once woken")
+
 	r := failPowny(t, client, "invoke", "hello", "not json")
 	require.Contains(t, r.stderr, "line 1, column 2", r)
 

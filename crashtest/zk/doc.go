@@ -18,6 +18,10 @@
 //   - TestZooKeeperDownUnderLoad: the only ZooKeeper server is down for 10 s
 //     under a stream of invocations; every one completes, none performs a
 //     committed effect again.
+//   - TestScheduleLeaderFailover: two `powny server` processes and a
+//     function scheduled every second; only the leader fires, each tick
+//     once; the leader is SIGKILLed, the other takes over, fires the latest
+//     missed tick once (coalescing) and goes on; no tick runs twice.
 //   - TestSessionExpiryCancelsRuns: a worker paused past its session
 //     timeout, once resumed, cancels its runs, writes and performs nothing
 //     stale, and registers again.

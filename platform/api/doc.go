@@ -8,5 +8,5 @@
 // needs the bearer token.
 //
 // This package may import platform/store, platform/invoke, platform/fnrun,
-// platform/journal, platform/coord and the standard library.
+// platform/journal, platform/coord, platform/events and the standard library.
 package api

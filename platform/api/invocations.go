@@ -23,6 +23,7 @@ type invocationDetail struct {
 	store.Invocation
 	History        []store.Attempt        `json:"history"`
 	CheckpointRows []store.CheckpointInfo `json:"checkpoint_rows"`
+	Waits          []store.WaitInfo       `json:"waits"`
 }
 
 // journalAnswer is what `powny replay` needs to re-run an invocation: the
@@ -114,7 +115,13 @@ func (s *Server) getInvocation(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, invocationDetail{Invocation: inv, History: nonNil(history), CheckpointRows: nonNil(checkpoints)})
+	waits, err := s.store.ListWaits(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, invocationDetail{
+		Invocation: inv, History: nonNil(history), CheckpointRows: nonNil(checkpoints), Waits: nonNil(waits),
+	})
 	return nil
 }
 

@@ -23,16 +23,18 @@ func (p *Problem) Error() string { return p.Detail }
 
 // Problem codes and their titles.
 var problemTitles = map[string]string{ //nolint:gochecknoglobals // a constant table
-	"bad-request":    "Bad request",
-	"unauthorized":   "Missing or wrong bearer token",
-	"not-found":      "Not found",
-	"invalid-name":   "Invalid function name",
-	"invalid-source": "Invalid function source",
-	"invalid-json":   "Invalid JSON",
-	"too-large":      "Request body too large",
-	"conflict":       "Conflict",
-	"unavailable":    "Service unavailable",
-	"internal":       "Internal error",
+	"bad-request":          "Bad request",
+	"unauthorized":         "Missing or wrong bearer token",
+	"not-found":            "Not found",
+	"invalid-name":         "Invalid function name",
+	"invalid-source":       "Invalid function source",
+	"invalid-json":         "Invalid JSON",
+	"invalid-setting-name": "Invalid env or secret name",
+	"invalid-event":        "Invalid event",
+	"too-large":            "Request body too large",
+	"conflict":             "Conflict",
+	"unavailable":          "Service unavailable",
+	"internal":             "Internal error",
 }
 
 func problem(status int, code, detail string) *Problem {

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/powny/powny/platform/coord"
+	"github.com/powny/powny/platform/events"
 	"github.com/powny/powny/platform/invoke"
 	"github.com/powny/powny/platform/store"
 )
@@ -40,6 +41,7 @@ type Server struct {
 	store  *store.Store
 	invoke *invoke.Service
 	waiter *invoke.Waiter
+	events *events.Service
 	mux    *http.ServeMux
 }
 
@@ -54,7 +56,10 @@ func New(cfg Config, st *store.Store, inv *invoke.Service, waiter *invoke.Waiter
 	if cfg.Coord == nil {
 		cfg.Coord = coord.NewLocal()
 	}
-	s := &Server{cfg: cfg, pool: st.Pool(), store: st, invoke: inv, waiter: waiter, mux: http.NewServeMux()}
+	s := &Server{
+		cfg: cfg, pool: st.Pool(), store: st, invoke: inv, waiter: waiter,
+		events: events.New(st, cfg.Logger), mux: http.NewServeMux(),
+	}
 	s.routes()
 	return s, nil
 }
@@ -76,7 +81,15 @@ func (s *Server) routes() {
 	auth("DELETE /v1/invocations/{id}", s.cancelInvocation)
 	auth("GET /v1/invocations/{id}/logs", s.invocationLogs)
 	auth("GET /v1/invocations/{id}/journal", s.invocationJournal)
+	auth("POST /v1/events", s.postEvents)
 	auth("GET /v1/system", s.system)
+	// The operator's settings: settings.go.
+	auth("PUT /v1/env/{name...}", s.putSetting(store.SettingEnv))
+	auth("GET /v1/env", s.listSettings(store.SettingEnv, "env"))
+	auth("DELETE /v1/env/{name...}", s.deleteSetting(store.SettingEnv))
+	auth("PUT /v1/secrets/{name...}", s.putSetting(store.SettingSecret))
+	auth("GET /v1/secrets", s.listSettings(store.SettingSecret, "secrets"))
+	auth("DELETE /v1/secrets/{name...}", s.deleteSetting(store.SettingSecret))
 	s.mux.Handle("/", s.authenticated(func(_ http.ResponseWriter, r *http.Request) error {
 		return problem(http.StatusNotFound, "not-found", "no route for "+r.Method+" "+r.URL.Path)
 	}))

@@ -65,6 +65,9 @@ func addClientCommandsEnv(root *cobra.Command, out io.Writer, ce clientEnv) {
 		newJobsCommand(out, ce),
 		newReplayCommand(out, ce),
 		newSystemCommand(out, ce),
+		newEventsCommand(out, ce),
+		newEnvCommand(out, ce),
+		newSecretsCommand(out, ce),
 	)
 }
 

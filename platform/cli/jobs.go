@@ -223,6 +223,12 @@ func (o *invocationOpts) show(ctx context.Context, out io.Writer) error {
 	if inv.IdempotencyKey != "" {
 		writeRow(tw, "Idempotency key:", inv.IdempotencyKey)
 	}
+	if inv.EventID != 0 {
+		writeRow(tw, "Event:", strconv.FormatInt(inv.EventID, 10))
+	}
+	for _, w := range inv.Waits {
+		writeRow(tw, "Wait:", waitSummary(w, loc))
+	}
 	writeRow(tw, "Created:", formatTime(inv.CreatedAt, loc))
 	writeRow(tw, "Started:", formatTimePtr(inv.StartedAt, loc))
 	writeRow(tw, "Finished:", formatTimePtr(inv.FinishedAt, loc))
@@ -271,6 +277,20 @@ func checkpointSummary(inv client.Invocation, loc *time.Location) string {
 			where = "line " + strconv.Itoa(last.Line)
 		}
 		s += fmt.Sprintf("; last %s, %s, by %s", formatTime(last.CreatedAt, loc), where, last.Worker)
+	}
+	return s
+}
+
+// waitSummary describes a wait_event() call: its filter and how it stands.
+func waitSummary(w client.Wait, loc *time.Location) string {
+	s := string(w.Filter) + " "
+	switch w.State {
+	case "delivered":
+		s += fmt.Sprintf("got event %d at %s", w.EventID, formatTimePtr(w.ResolvedAt, loc))
+	case "timeout":
+		s += "timed out at " + formatTimePtr(w.ResolvedAt, loc)
+	default:
+		s += "waiting until " + formatTime(w.Deadline, loc)
 	}
 	return s
 }

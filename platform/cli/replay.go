@@ -76,6 +76,8 @@ func (o *invocationOpts) replay(ctx context.Context, out io.Writer) error {
 	})
 	result, runErr := fnrun.NewRunner(fnrun.RunnerConfig{}).Run(ctx, prog, jr.Input, fnrun.RunOptions{
 		Effects: replayOnly{j: j, entries: len(entries)},
+		// kv calls name the function's namespace, as on the worker.
+		KVNamespace: jr.Function,
 	})
 	var re *fnrun.RunError
 	switch {

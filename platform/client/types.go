@@ -69,6 +69,7 @@ type Invocation struct {
 	JournalEntries int             `json:"journal_entries,omitempty"`
 	WakeAt         *time.Time      `json:"wake_at,omitempty"`
 	IdempotencyKey string          `json:"idempotency_key,omitempty"`
+	EventID        int64           `json:"event_id,omitempty"` // the event that started it, if any
 	RiverJobID     int64           `json:"river_job_id,omitempty"`
 	Worker         string          `json:"worker,omitempty"`
 	CreatedAt      time.Time       `json:"created_at"`
@@ -76,6 +77,20 @@ type Invocation struct {
 	FinishedAt     *time.Time      `json:"finished_at,omitempty"`
 	History        []Attempt       `json:"history,omitempty"`
 	CheckpointRows []Checkpoint    `json:"checkpoint_rows,omitempty"`
+	Waits          []Wait          `json:"waits,omitempty"`
+}
+
+// Wait is one wait_event() call of an invocation: its filter, its deadline,
+// and how it ended: "waiting", "delivered" (EventID names the event) or
+// "timeout".
+type Wait struct {
+	Seq        int             `json:"seq"`
+	Filter     json.RawMessage `json:"filter"`
+	Deadline   time.Time       `json:"deadline"`
+	State      string          `json:"state"`
+	EventID    int64           `json:"event_id,omitempty"`
+	CreatedAt  time.Time       `json:"created_at"`
+	ResolvedAt *time.Time      `json:"resolved_at,omitempty"`
 }
 
 // Checkpoint is one checkpoint row of an invocation's journal: which run

@@ -154,8 +154,9 @@ func (c *Collector) collect(ctx context.Context) {
 	}
 }
 
-// Sweep takes back the invocations of lost workers (see store.RescueLost)
-// and wakes sleeping invocations that are due.
+// Sweep takes back the invocations of lost workers (see store.RescueLost),
+// wakes sleeping invocations that are due, and starts the functions whose
+// schedule is due (see store.FireSchedules; fenced by lost.Term).
 func (c *Collector) Sweep(ctx context.Context, lost store.LostWorkers) {
 	rescued, err := c.store.RescueLost(ctx, lost, c.cfg.BatchSize)
 	for _, r := range rescued {
@@ -168,37 +169,55 @@ func (c *Collector) Sweep(ctx context.Context, lost store.LostWorkers) {
 	if _, err := c.store.FinalizeLostJobs(ctx, lost); err != nil && ctx.Err() == nil {
 		c.cfg.Logger.WarnContext(ctx, "finalizing the jobs of lost workers failed; retrying next sweep", slog.String("err", err.Error()))
 	}
+	c.fireSchedules(ctx, lost.Term)
 	// A second of lead: workers poll available jobs every 100ms and take
 	// them when their time comes.
 	if _, err := c.store.WakeDue(ctx, time.Second); err != nil && ctx.Err() == nil {
 		c.cfg.Logger.WarnContext(ctx, "waking due invocations failed; retrying next sweep", slog.String("err", err.Error()))
 	}
+	if _, err := c.store.WakeEventWaiters(ctx); err != nil && ctx.Err() == nil {
+		c.cfg.Logger.WarnContext(ctx, "waking invocations woken by events failed; retrying next sweep", slog.String("err", err.Error()))
+	}
 }
 
-// Collect deletes every invocation finished more than Retention ago, batch by
-// batch, and returns how many it deleted.
+// Collect deletes every invocation finished, and every event received, more
+// than Retention ago, batch by batch, and returns how many invocations it
+// deleted.
 func (c *Collector) Collect(ctx context.Context) (int64, error) {
 	cutoff := time.Now().Add(-c.cfg.Retention)
-	var total int64
-	for {
-		n, err := c.store.DeleteFinishedBefore(ctx, cutoff, c.cfg.BatchSize)
-		total += n
-		if err != nil {
-			return total, err
-		}
-		if n < int64(c.cfg.BatchSize) {
-			break
-		}
-	}
+	total, err := c.inBatches(ctx, cutoff, c.store.DeleteFinishedBefore)
 	if total > 0 {
 		c.cfg.Logger.InfoContext(ctx, "deleted finished invocations", slog.Int64("count", total),
 			slog.Time("finished_before", cutoff))
+	}
+	if err != nil {
+		return total, err
+	}
+	events, err := c.inBatches(ctx, cutoff, c.store.DeleteEventsBefore)
+	if events > 0 {
+		c.cfg.Logger.InfoContext(ctx, "deleted old events", slog.Int64("count", events), slog.Time("received_before", cutoff))
+	}
+	if err != nil {
+		return total, err
 	}
 	// Records of workers long gone: their invocations were rescued long ago.
 	if _, err := c.store.ForgetWorkers(ctx, max(time.Hour, 10*c.cfg.RescueAfter)); err != nil {
 		return total, err
 	}
 	return total, nil
+}
+
+// inBatches calls del until it deletes less than a batch, and returns how
+// many rows it deleted in all.
+func (c *Collector) inBatches(ctx context.Context, cutoff time.Time, del func(context.Context, time.Time, int) (int64, error)) (int64, error) {
+	var total int64
+	for {
+		n, err := del(ctx, cutoff, c.cfg.BatchSize)
+		total += n
+		if err != nil || n < int64(c.cfg.BatchSize) {
+			return total, err
+		}
+	}
 }
 
 // Retention is how long finished invocations are kept.

@@ -4,6 +4,10 @@
 //     (store.RescueLost): each moves to a fresh River job, and another worker
 //     resumes it from its last checkpoint;
 //   - it wakes sleeping invocations when they are due (store.WakeDue);
+//   - it starts the functions whose config.schedule is due
+//     (store.FireSchedules): once per tick for the whole cluster, fenced by
+//     the leader's term with ZooKeeper; after a gap with no leader, the
+//     missed ticks are coalesced into one run, for the latest;
 //   - it deletes invocations (with their attempts, checkpoints and logs) once
 //     they are older than the retention period.
 //

@@ -198,7 +198,8 @@ func (r *Runner) logModule() *object.Module {
 
 func (r *Runner) logFunc(level string) stateFunc {
 	return func(ctx context.Context, st *runState, args []object.Object) object.Object {
-		msg := truncate(logMessage(args), r.cfg.MaxLogMessage)
+		// Secrets are masked before the line is journaled or stored.
+		msg := truncate(st.secrets.Scrub(logMessage(args)), r.cfg.MaxLogMessage)
 		_, errObj := st.do(ctx, Call{Name: "log." + level, Args: []any{msg}}, func(ctx context.Context) (any, error) {
 			if st.logs == nil {
 				return nil, nil

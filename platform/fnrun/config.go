@@ -3,12 +3,16 @@ package fnrun
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/risor-io/risor/ast"
+
+	"github.com/powny/powny/platform/match"
+	"github.com/powny/powny/platform/schedule"
 )
 
 // Config is a function's top-level `config := {...}` map. Every key is
@@ -27,6 +31,11 @@ type Config struct {
 	// On lists trigger filters ("on": a list of maps whose values are literals:
 	// string, int, float, bool, nil, or lists and maps of those).
 	On []map[string]any
+	// Schedule is a cron spec ("schedule": "*/5 * * * *", 6 fields with
+	// seconds, or a descriptor such as "@hourly" or "@every 30s"; see
+	// platform/schedule). The collector leader starts the function once per
+	// tick, in UTC. Default "": no schedule.
+	Schedule string
 }
 
 const (
@@ -41,11 +50,14 @@ type configJSON struct {
 	Retries    int              `json:"retries"`
 	Durability string           `json:"durability,omitempty"`
 	On         []map[string]any `json:"on,omitempty"`
+	Schedule   string           `json:"schedule,omitempty"`
 }
 
 // MarshalJSON encodes c with the timeout as a duration string.
 func (c Config) MarshalJSON() ([]byte, error) {
-	return json.Marshal(configJSON{Timeout: c.Timeout.String(), Retries: c.Retries, Durability: c.Durability, On: c.On})
+	return json.Marshal(configJSON{
+		Timeout: c.Timeout.String(), Retries: c.Retries, Durability: c.Durability, On: c.On, Schedule: c.Schedule,
+	})
 }
 
 // UnmarshalJSON decodes what MarshalJSON encodes.
@@ -71,7 +83,7 @@ func (c *Config) UnmarshalJSON(data []byte) error {
 	if len(on) == 0 {
 		on = nil
 	}
-	*c = Config{Timeout: timeout, Retries: wire.Retries, Durability: wire.Durability, On: on}
+	*c = Config{Timeout: timeout, Retries: wire.Retries, Durability: wire.Durability, On: on, Schedule: wire.Schedule}
 	return nil
 }
 
@@ -140,8 +152,10 @@ func (c *Config) read(m *ast.Map) error {
 			err = c.readOn(e.value)
 		case "durability":
 			err = c.readDurability(e.value)
+		case "schedule":
+			err = c.readSchedule(e.value)
 		default:
-			err = sourceErrorAt(e.keyNode, "unknown config key %q (known: durability, on, retries, timeout)", e.key)
+			err = sourceErrorAt(e.keyNode, "unknown config key %q (known: durability, on, retries, schedule, timeout)", e.key)
 		}
 		if err != nil {
 			return err
@@ -189,6 +203,22 @@ func (c *Config) readTimeout(node ast.Expression) error {
 	return nil
 }
 
+func (c *Config) readSchedule(node ast.Expression) error {
+	value, err := literal(node, "config.schedule")
+	if err != nil {
+		return err
+	}
+	s, ok := value.(string)
+	if !ok {
+		return sourceErrorAt(node, "config.schedule must be a cron spec string such as \"*/5 * * * *\", not %s", describe(value))
+	}
+	if _, perr := schedule.Parse(s); perr != nil {
+		return sourceErrorAt(node, "config.schedule: invalid cron spec %q: %s", s, perr)
+	}
+	c.Schedule = s
+	return nil
+}
+
 func (c *Config) readRetries(node ast.Expression) error {
 	value, err := literal(node, "config.retries")
 	if err != nil {
@@ -227,7 +257,31 @@ func (c *Config) readOn(node ast.Expression) error {
 		}
 		c.On = append(c.On, value.(map[string]any))
 	}
+	if _, err := match.CompileAll(c.On); err != nil {
+		var fe *match.FilterError
+		if errors.As(err, &fe) && fe.Index >= 0 && fe.Index < len(list.Items()) {
+			return sourceErrorAt(list.Items()[fe.Index], "%s", filterError("config.on", fe))
+		}
+		return sourceErrorAt(node, "config.%v", err)
+	}
 	return nil
+}
+
+// filterError describes an invalid filter, prefix naming where it is:
+// "config.on[2].host: ...".
+func filterError(prefix string, fe *match.FilterError) string {
+	where := prefix
+	if fe.Index >= 0 && prefix == "config.on" {
+		where += fmt.Sprintf("[%d]", fe.Index)
+	}
+	if fe.Path != "" {
+		where += "." + fe.Path
+	}
+	msg := where + ": " + fe.Message
+	if fe.Err != nil {
+		msg += ": " + fe.Err.Error()
+	}
+	return msg
 }
 
 // literal converts a literal expression (string, int, float, bool, nil, and

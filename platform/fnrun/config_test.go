@@ -29,6 +29,9 @@ func TestConfig(t *testing.T) {
 		}}}},
 		{name: "IdentKeys", config: `config := {timeout: "24h", retries: 100}`, want: Config{Timeout: 24 * time.Hour, Durability: DurabilityCheckpoint, Retries: 100}},
 		{name: "Var", config: `var config = {"retries": 0}`, want: Config{Timeout: time.Minute, Durability: DurabilityCheckpoint}},
+		{name: "Schedule", config: `config := {"schedule": "*/5 * * * *"}`, want: Config{Timeout: time.Minute, Durability: DurabilityCheckpoint, Schedule: "*/5 * * * *"}},
+		{name: "ScheduleSeconds", config: `config := {"schedule": "*/10 * * * * *"}`, want: Config{Timeout: time.Minute, Durability: DurabilityCheckpoint, Schedule: "*/10 * * * * *"}},
+		{name: "ScheduleEvery", config: `config := {"schedule": "@every 30s"}`, want: Config{Timeout: time.Minute, Durability: DurabilityCheckpoint, Schedule: "@every 30s"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,7 +66,7 @@ func TestConfigErrors(t *testing.T) {
 		{name: "Template", config: "config := {\"timeout\": '{1}s'}", line: 1, column: 23, message: "config.timeout must be a literal: a template string runs code"},
 		{
 			name: "UnknownKey", config: "config := {\n  \"retries\": 1,\n  \"tiemout\": \"5s\",\n}", line: 3, column: 3,
-			message: `unknown config key "tiemout" (known: durability, on, retries, timeout)`,
+			message: `unknown config key "tiemout" (known: durability, on, retries, schedule, timeout)`,
 		},
 		{name: "DuplicateKey", config: "config := {\"retries\": 1, \"retries\": 2}", line: 1, column: 26, message: `config has key "retries" twice`},
 		{name: "TimeoutNotString", config: "config := {\"timeout\": 30}", line: 1, column: 23, message: "config.timeout must be a duration string such as \"30s\" or \"15m\", not an integer (30)"},
@@ -84,6 +87,26 @@ func TestConfigErrors(t *testing.T) {
 		{name: "OnFunction", config: "config := {\"on\": [{\"f\": func() { return 1 }}]}", line: 1, column: 25, message: "config.on[0].f must be a literal (string, number, bool, nil, or a list or map of those), not a function"},
 		{name: "DeclaredTwice", config: "config := {}\nconfig := {}", line: 2, column: 1, message: "config is declared twice (first at line 1)"},
 		{name: "MultiVar", config: "config, x := [{}, 1]", line: 1, column: 1, message: "config must be a map literal"},
+		{
+			name: "ScheduleFields", config: "config := {\n  \"schedule\": \"*/5 * *\",\n}", line: 2, column: 15,
+			message: `config.schedule: invalid cron spec "*/5 * *": expected 5 to 6 fields, found 3`,
+		},
+		{
+			name: "ScheduleRange", config: "config := {\"schedule\": \"0 25 * * *\"}", line: 1, column: 24,
+			message: `config.schedule: invalid cron spec "0 25 * * *": end of range (25) above maximum (23): 25`,
+		},
+		{
+			name: "ScheduleDescriptor", config: "config := {\"schedule\": \"@sometimes\"}", line: 1, column: 24,
+			message: `config.schedule: invalid cron spec "@sometimes": unrecognized descriptor: @sometimes`,
+		},
+		{
+			name: "ScheduleNotString", config: "config := {\"schedule\": 5}", line: 1, column: 24,
+			message: `config.schedule must be a cron spec string such as "*/5 * * * *", not an integer (5)`,
+		},
+		{
+			name: "ScheduleVariable", config: "s := \"@hourly\"\nconfig := {\"schedule\": s}", line: 2, column: 24,
+			message: "config.schedule must be a literal",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,6 +134,7 @@ func TestConfigJSON(t *testing.T) {
 		{name: "Full", config: Config{Timeout: 90 * time.Second, Retries: 2, On: []map[string]any{
 			{"service": "disk", "n": int64(3), "f": 1.5, "l": []any{"a", int64(1), nil}, "m": map[string]any{"b": true}},
 		}}, json: `{"timeout":"1m30s","retries":2,"on":[{"f":1.5,"l":["a",1,null],"m":{"b":true},"n":3,"service":"disk"}]}`},
+		{name: "Schedule", config: Config{Timeout: time.Minute, Schedule: "@hourly"}, json: `{"timeout":"1m0s","retries":0,"schedule":"@hourly"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -58,7 +58,7 @@ func risorModules() map[string]func() *object.Module {
 
 // ownGlobalNames are the globals Powny adds; their effects go through Effects.
 func ownGlobalNames() []string {
-	return []string{"checkpoint", "http", "log", "now", "random", "sleep", "uuid"}
+	return []string{"checkpoint", "http", "log", "now", "random", "sleep", "uuid", "wait_event", "kv", "env", "secret"}
 }
 
 // globalNames lists every global of the sandbox, for the compiler.
@@ -106,8 +106,12 @@ func (r *Runner) buildGlobals() map[string]any {
 	globals["uuid"] = tracked("uuid", withState(newUUID))
 	globals["sleep"] = tracked("sleep", withState(sleep))
 	globals["checkpoint"] = tracked("checkpoint", withState(checkpoint))
+	globals["wait_event"] = tracked("wait_event", withState(waitEvent))
 	globals["log"] = newSandboxModule("log", r.logModule())
 	globals["http"] = newSandboxModule("http", r.httpModule())
+	globals["kv"] = newSandboxModule("kv", r.kvModule(""))
+	globals["env"] = tracked("env", withState(env))
+	globals["secret"] = tracked("secret", withState(secret))
 	return globals
 }
 

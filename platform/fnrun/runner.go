@@ -77,6 +77,20 @@ type RunOptions struct {
 	// Logs receives the function's log lines (each written through Effects:
 	// a log line is itself an effect). Nil drops them.
 	Logs LogSink
+	// KV serves kv.*. Nil: every kv call raises "kv is not available here"
+	// (a replay still returns the recorded results).
+	KV KV
+	// KVNamespace is the namespace of kv.get and friends; kv.ns(name)
+	// names another. The worker passes the function's name.
+	KVNamespace string
+	// Settings serves env() and secret(). Nil: they raise "settings are not
+	// available here" (a replayed env() still returns its recorded value).
+	Settings Settings
+	// Secrets collects the secret values the run reads, and masks them out
+	// of its logs, effects, result and errors. Pass one (NewSecrets) to mask
+	// them also out of what you store, such as journal entries; nil: the run
+	// uses its own.
+	Secrets *Secrets
 }
 
 // Kinds of RunError.
@@ -118,7 +132,18 @@ func (e *RunError) Error() string {
 // integers become Risor ints and other numbers floats, objects maps and arrays
 // lists; empty input is nil. The result is main's return value as JSON. Every
 // error is a *RunError.
+//
+// Secrets read with secret() are masked out of the result and the error.
 func (r *Runner) Run(ctx context.Context, prog *Program, input []byte, opts RunOptions) ([]byte, error) {
+	if opts.Secrets == nil {
+		opts.Secrets = NewSecrets()
+	}
+	result, err := r.run(ctx, prog, input, opts)
+	return opts.Secrets.scrubOutcome(result, err)
+}
+
+// run is Run before secrets are masked out of its outcome.
+func (r *Runner) run(ctx context.Context, prog *Program, input []byte, opts RunOptions) ([]byte, error) {
 	if prog == nil || opts.Effects == nil {
 		return nil, &RunError{Kind: KindInternal, Message: "fnrun: Run needs a program and RunOptions.Effects"}
 	}
@@ -143,6 +168,7 @@ func (r *Runner) Run(ctx context.Context, prog *Program, input []byte, opts RunO
 		cancel:  cancel,
 		sites:   prog.sites,
 	}
+	st.kv, st.kvNamespace, st.settings, st.secrets = opts.KV, opts.KVNamespace, opts.Settings, opts.Secrets
 	ctx = context.WithValue(ctx, runStateKey{}, st)
 
 	result, err := r.execute(ctx, st, prog, arg)

@@ -28,6 +28,13 @@ type runState struct {
 	sites   callSites
 	vm      *vm.VirtualMachine
 
+	// kv, kvNamespace, settings and secrets: see RunOptions (kv.go,
+	// settings.go, secrets.go).
+	kv          KV
+	kvNamespace string
+	settings    Settings
+	secrets     *Secrets
+
 	// last is the last builtin called, failed the last one that raised an error.
 	last   builtinCall
 	failed builtinFailure
@@ -94,14 +101,25 @@ func (st *runState) do(ctx context.Context, call Call, perform func(context.Cont
 	if call.Line == 0 {
 		call.Line, _ = st.position()
 	}
+	if st.secrets.Len() > 0 {
+		// Masked, so that neither a journal digest nor a replayed result
+		// depends on a secret (see secret()).
+		call.Args = st.secrets.scrubPlain(call.Args)
+	}
 	result, err := st.effects.Do(ctx, call, perform)
 	if ctx.Err() != nil {
 		return nil, st.fail(st.interrupted(ctx))
+	}
+	if st.secrets.Len() > 0 {
+		result = st.secrets.scrubPlain(result)
 	}
 	if err != nil {
 		if rerr, ok := errors.AsType[*RunError](err); ok {
 			copied := *rerr
 			return nil, st.fail(&copied)
+		}
+		if st.secrets.Len() > 0 {
+			err = errors.New(st.secrets.Scrub(err.Error()))
 		}
 		return nil, object.NewError(fmt.Errorf("%s: %w", st.last.name, err))
 	}
@@ -143,6 +161,16 @@ func (st *runState) badResult(result any) *object.Error {
 		Kind:    KindInternal,
 		Message: fmt.Sprintf("%s: effect result has an unexpected form: %#v", st.last.name, result),
 	})
+}
+
+// object converts an effect's plain result to a Risor value, failing the
+// run when it has no Risor form.
+func (st *runState) object(result any) object.Object {
+	obj, err := toObject(result)
+	if err != nil {
+		return st.badResult(result)
+	}
+	return obj
 }
 
 // interrupted describes why ctx ended: the run's timeout, or the caller.

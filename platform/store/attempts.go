@@ -323,6 +323,18 @@ type AttemptEnd struct {
 	Error     *Failure        // for failed, cancelled and queued
 	Logs      []LogLine
 	Journal   *JournalRows // entries not yet stored, if any
+	// Wait registers the wait_event() call the run suspended at (state
+	// waiting; WakeAt is its deadline), nil for none. It is stored in the
+	// statement that records the suspension: an event either comes before
+	// both (and is not for this wait) or finds the invocation waiting.
+	Wait *NewWait
+}
+
+// NewWait is a wait_event() call to register.
+type NewWait struct {
+	Seq     int             // the call's effect seq in the journal
+	Filter  json.RawMessage // the filter's source
+	Anchors []string        // see platform/match Filter.Anchors
 }
 
 // outcome is what the attempts table says of an attempt.
@@ -369,6 +381,8 @@ func (s *Store) EndAttempts(ctx context.Context, ends []AttemptEnd) ([]struct{},
 		logRows                    []int32
 		logLevels, logMessages     []string
 		logTimes                   []time.Time
+		waitRows, waitSeqs         []int32
+		waitFilters, waitAnchors   []string
 	)
 	for i, e := range ends {
 		ids[i], jobs[i], attempts[i] = e.InvocationID, e.RiverJobID, int32(e.Attempt)
@@ -389,6 +403,14 @@ func (s *Store) EndAttempts(ctx context.Context, ends []AttemptEnd) ([]struct{},
 		}
 		if e.Journal != nil {
 			jcounts[i], jfirsts[i], entries[i] = int32(e.Journal.Count), int32(e.Journal.FirstEntry), e.Journal.Entries
+		}
+		if w := e.Wait; w != nil && e.State == StateWaiting {
+			anchors, err := json.Marshal(w.Anchors)
+			if err != nil {
+				return nil, nil, fmt.Errorf("end attempt: %w", err)
+			}
+			waitRows, waitSeqs = append(waitRows, int32(i+1)), append(waitSeqs, int32(w.Seq))
+			waitFilters, waitAnchors = append(waitFilters, string(w.Filter)), append(waitAnchors, string(anchors))
 		}
 		for _, l := range e.Logs {
 			logRows = append(logRows, int32(i+1))
@@ -433,12 +455,19 @@ func (s *Store) EndAttempts(ctx context.Context, ends []AttemptEnd) ([]struct{},
 			JOIN e ON e.n = l.n
 			JOIN att ON att.invocation_id = e.id AND att.attempt = e.attempt
 			ORDER BY l.ord
+		), waits AS (
+			INSERT INTO powny.waits (invocation_id, seq, filter, anchors, deadline)
+			SELECT e.id, w.seq, w.filter, ARRAY(SELECT jsonb_array_elements_text(COALESCE(w.anchors, '[]'))), e.wake
+			FROM unnest($21::int[], $22::int[], $23::jsonb[], $24::jsonb[]) AS w(n, seq, filter, anchors)
+			JOIN e ON e.n = w.n JOIN owner o ON o.n = e.n
+			WHERE o.state = 'running'
+			ON CONFLICT (invocation_id, seq) DO NOTHING
 		), done AS (
 			SELECT pg_notify('`+DoneChannel+`', id::text) FROM inv WHERE notify AND state IN ('succeeded', 'failed', 'cancelled')
 		)
 		SELECT o.n FROM owner o, (SELECT count(*) FROM done) AS d`,
 		ids, jobs, attempts, states, results, msgs, kinds, lines, workers, started, outcomes, jcounts, entries,
-		wakes, failed, jfirsts, logRows, logLevels, logMessages, logTimes)
+		wakes, failed, jfirsts, logRows, logLevels, logMessages, logTimes, waitRows, waitSeqs, waitFilters, waitAnchors)
 	if err != nil {
 		return nil, nil, fmt.Errorf("end attempt: %w", err)
 	}

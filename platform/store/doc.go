@@ -6,5 +6,11 @@
 // becomes ErrNotFound here, and unique violations become ErrConflict, so no
 // caller needs to know pgx's error types.
 //
-// This package may import pgx and the standard library; no other Powny package.
+// Schedules (schedules.go): every deploy and rollback makes the function's
+// row of powny.schedules follow the activated version's config.schedule,
+// and FireSchedules, called by the collector leader, starts each due tick
+// once (its idempotency key is the tick).
+//
+// This package may import pgx, platform/schedule (to compute the ticks of
+// schedules) and the standard library; no other Powny package.
 package store

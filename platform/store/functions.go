@@ -205,8 +205,9 @@ func (s *Store) Rollback(ctx context.Context, function string, number int) (Vers
 }
 
 // activate makes version the active one of function, in the deploy's or
-// rollback's transaction, and bumps the trigger revision, so that every API
-// process reloads the trigger filters before it matches its next event.
+// rollback's transaction, bumps the trigger revision, so that every API
+// process reloads the trigger filters before it matches its next event, and
+// makes the function's schedule follow the version's (syncSchedule).
 func activate(ctx context.Context, tx pgx.Tx, function, version int64) error {
 	if _, err := tx.Exec(ctx, `UPDATE powny.functions SET active_version = $2, updated_at = now() WHERE id = $1`,
 		function, version); err != nil {
@@ -215,5 +216,5 @@ func activate(ctx context.Context, tx pgx.Tx, function, version int64) error {
 	if _, err := tx.Exec(ctx, `UPDATE powny.trigger_revision SET revision = revision + 1`); err != nil {
 		return fmt.Errorf("bump the trigger revision: %w", err)
 	}
-	return nil
+	return syncSchedule(ctx, tx, function, version)
 }

@@ -48,6 +48,7 @@ type Invocation struct {
 	JournalEntries int             `json:"journal_entries"`
 	WakeAt         *time.Time      `json:"wake_at,omitempty"`
 	IdempotencyKey string          `json:"idempotency_key,omitempty"`
+	EventID        int64           `json:"event_id,omitempty"` // the event that started it
 	RiverJobID     int64           `json:"river_job_id,omitempty"`
 	Worker         string          `json:"worker,omitempty"`
 	CreatedAt      time.Time       `json:"created_at"`
@@ -67,7 +68,7 @@ const invocationSelect = `
 	       i.error_kind, i.error, i.error_line, i.attempts, i.failures, i.max_attempts,
 	       (SELECT count(*) FROM powny.checkpoints c WHERE c.invocation_id = i.id),
 	       (SELECT COALESCE(sum(c.entry_count), 0) FROM powny.checkpoints c WHERE c.invocation_id = i.id),
-	       i.wake_at, i.idempotency_key, i.river_job_id, i.worker, i.created_at, i.started_at, i.finished_at
+	       i.wake_at, i.idempotency_key, i.river_job_id, i.worker, i.created_at, i.started_at, i.finished_at, i.event_id
 	FROM powny.invocations i
 	JOIN powny.functions f ON f.id = i.function_id
 	JOIN powny.versions v ON v.id = i.version_id`
@@ -77,18 +78,19 @@ func scanInvocation(row pgx.CollectableRow) (Invocation, error) {
 		inv                       Invocation
 		errKind, errMsg, key, wkr *string
 		errLine                   *int
-		jobID                     *int64
+		jobID, eventID            *int64
 	)
 	err := row.Scan(&inv.ID, &inv.Function, &inv.Version, &inv.VersionID, &inv.Trigger, &inv.State, &inv.Input,
 		&inv.Result, &errKind, &errMsg, &errLine, &inv.Attempts, &inv.Failures, &inv.MaxAttempts,
-		&inv.Checkpoints, &inv.JournalEntries, &inv.WakeAt, &key, &jobID, &wkr, &inv.CreatedAt, &inv.StartedAt, &inv.FinishedAt)
+		&inv.Checkpoints, &inv.JournalEntries, &inv.WakeAt, &key, &jobID, &wkr, &inv.CreatedAt, &inv.StartedAt, &inv.FinishedAt,
+		&eventID)
 	if err != nil {
 		return inv, err
 	}
 	if errMsg != nil {
 		inv.Error = &Failure{Kind: deref(errKind), Message: *errMsg, Line: deref(errLine)}
 	}
-	inv.IdempotencyKey, inv.RiverJobID, inv.Worker = deref(key), deref(jobID), deref(wkr)
+	inv.IdempotencyKey, inv.RiverJobID, inv.Worker, inv.EventID = deref(key), deref(jobID), deref(wkr), deref(eventID)
 	return inv, nil
 }
 
@@ -120,6 +122,7 @@ type NewInvocation struct {
 	Trigger        string
 	Input          json.RawMessage
 	IdempotencyKey string // empty for none
+	EventID        int64  // the event that started it, 0 for none
 	// Notify says a caller waits for the result: the id is sent on
 	// DoneChannel when the invocation finishes. (Notifications are not free:
 	// Postgres serializes the commits that send one.)
@@ -298,7 +301,13 @@ func (s *Store) CancelTx(ctx context.Context, tx pgx.Tx, id int64) (inv Invocati
 // result i answers reqs[i]: the invocation, or ErrNotFound for an unknown
 // function (the others are stored all the same).
 func (s *Store) InsertInvocations(ctx context.Context, reqs []NewInvocation) ([]Invocation, []error, error) {
+	return insertInvocations(ctx, s.pool, reqs)
+}
+
+// insertInvocations is InsertInvocations on db.
+func insertInvocations(ctx context.Context, db DB, reqs []NewInvocation) ([]Invocation, []error, error) {
 	n := len(reqs)
+	events := make([]*int64, n)
 	functions, triggers, inputs := make([]string, n), make([]string, n), make([]string, n)
 	notify := make([]bool, n)
 	wake := false
@@ -307,27 +316,31 @@ func (s *Store) InsertInvocations(ctx context.Context, reqs []NewInvocation) ([]
 			return nil, nil, fmt.Errorf("insert invocations: request %d has an idempotency key: use InsertInvocation", i)
 		}
 		functions[i], triggers[i], inputs[i], notify[i] = r.Function, r.Trigger, string(r.Input), r.Notify
+		if r.EventID != 0 {
+			events[i] = &r.EventID
+		}
 		wake = wake || r.Wake
 	}
 	// Job ids come from River's sequence first, so that each invocation row
 	// names its job (an INSERT's RETURNING order says nothing).
-	rows, err := s.pool.Query(ctx, `
+	rows, err := db.Query(ctx, `
 		WITH v AS (
-			SELECT r.n, r.function, r.trigger, r.input, r.notify, f.id AS function_id, ver.id AS version_id, ver.number,
+			SELECT r.n, r.function, r.trigger, r.input, r.notify, r.event_id, f.id AS function_id, ver.id AS version_id, ver.number,
 			       COALESCE((ver.config->>'retries')::int, 0) + 1 AS max_attempts,
 			       `+nextJobID+` AS job_id
-			FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::bool[]) WITH ORDINALITY AS r(function, trigger, input, notify, n)
+			FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::bool[], $6::bigint[])
+			     WITH ORDINALITY AS r(function, trigger, input, notify, event_id, n)
 			JOIN powny.functions f ON f.name = r.function
 			JOIN powny.versions ver ON ver.id = f.active_version
 		), job AS (`+insertJobSQL("v.job_id", "v.function", "NULL", "v")+`), ins AS (
-			INSERT INTO powny.invocations (function_id, version_id, trigger, state, input, max_attempts, notify, river_job_id)
-			SELECT v.function_id, v.version_id, v.trigger, 'queued', v.input, v.max_attempts, v.notify, v.job_id
+			INSERT INTO powny.invocations (function_id, version_id, trigger, state, input, max_attempts, notify, river_job_id, event_id)
+			SELECT v.function_id, v.version_id, v.trigger, 'queued', v.input, v.max_attempts, v.notify, v.job_id, v.event_id
 			FROM v
 			RETURNING id, river_job_id, created_at
 		), wake AS (`+wakeWorkersSQL("ins WHERE $5")+`)
 		SELECT v.n, ins.id, v.version_id, v.number, v.max_attempts, ins.river_job_id, ins.created_at
 		FROM ins JOIN v ON v.job_id = ins.river_job_id, (SELECT count(*) FROM wake) AS w`,
-		functions, triggers, inputs, notify, wake)
+		functions, triggers, inputs, notify, wake, events)
 	if err != nil {
 		return nil, nil, fmt.Errorf("insert invocations: %w", err)
 	}

@@ -12,6 +12,6 @@
 // after the last attempt the function's config allows, the job is cancelled.
 //
 // This package may import platform/store, platform/fnrun, platform/invoke,
-// platform/journal, platform/coord, platform/groupcommit,
+// platform/journal, platform/coord, platform/groupcommit, platform/match,
 // River, pgx and the standard library.
 package worker

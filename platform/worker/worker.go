@@ -56,6 +56,9 @@ type Worker struct {
 	ends        *groupcommit.Batcher[store.AttemptEnd, struct{}]
 	checkpoints *groupcommit.Batcher[store.CheckpointRow, struct{}]
 	logger      *slog.Logger
+	// settings serves env() and secret() to every run, cached for 1s: an
+	// operator's change reaches running functions within a second.
+	settings *store.SettingsCache
 }
 
 // New returns a Worker.
@@ -80,7 +83,8 @@ func New(st *store.Store, cfg Config) (*Worker, error) {
 		checkpoints: &groupcommit.Batcher[store.CheckpointRow, struct{}]{
 			WriteFunc: st.Checkpoints, Timeout: 10 * time.Second,
 		},
-		logger: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
+		logger:   cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
+		settings: st.NewSettingsCache(time.Second),
 	}, nil
 }
 
@@ -126,11 +130,13 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[invoke.Args]) error {
 	// checkpoint could not reach the database, so the run stops and resumes
 	// from its last checkpoint later, without counting as a failure.
 	var fenced, unreachable atomic.Bool
+	// The secrets the run reads are masked out of every entry it commits.
+	secrets := fnrun.NewSecrets()
 	j := journal.New(journal.Config{
 		Replay:     replay,
 		Durability: prog.config.Durability,
 		Commit: func(ctx context.Context, entries []journal.Entry, line int) error {
-			rows, err := journalRows(entries, line)
+			rows, err := journalRows(scrubEntries(secrets, entries), line)
 			if err != nil {
 				return err
 			}
@@ -149,10 +155,17 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[invoke.Args]) error {
 			return err
 		},
 	})
+	effects := &runEffects{
+		leased: leased{Effects: j, lease: w.lease}, journal: j,
+		store: w.store, invocation: run.InvocationID, retryFor: w.retryFor,
+	}
 	result, runErr := w.runner.Run(ctx, prog.program, run.Input, fnrun.RunOptions{
 		Timeout: prog.config.Timeout,
-		Effects: leased{Effects: j, lease: w.lease},
+		Effects: effects,
 		Logs:    logs,
+		// kv writes record the invocation; its namespace is the function's.
+		KV: w.store.KV(run.InvocationID), KVNamespace: job.Args.Function,
+		Settings: w.settings, Secrets: secrets,
 	})
 	if runErr == nil {
 		// A run that returns before replaying its whole journal diverged too.
@@ -165,13 +178,16 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[invoke.Args]) error {
 	o := &outcome{result: result}
 	if runErr != nil {
 		o = w.failure(ctx, run, runErr)
+		if !o.wakeAt.IsZero() {
+			o.wait = effects.wait // nil for a sleep
+		}
 		if unreachable.Load() {
 			o.failure = &store.Failure{Kind: "interrupted", Message: "the database was unreachable: " + runErr.Error()}
 			o.stopped, o.final = true, false
 		}
 		log.InfoContext(ctx, "attempt ended without a result", slog.String("error", runErr.Error()))
 	}
-	if o.journal, err = journalRows(j.Pending(), 0); err != nil {
+	if o.journal, err = journalRows(scrubEntries(secrets, j.Pending()), 0); err != nil {
 		return err
 	}
 	o.logs = logs.take()
@@ -203,10 +219,11 @@ func journalRows(entries []journal.Entry, line int) (*store.JournalRows, error) 
 type outcome struct {
 	result    json.RawMessage
 	failure   *store.Failure
-	final     bool      // no attempt follows the failure
-	cancelled bool      // cancelled by request
-	stopped   bool      // this worker is stopping: the run resumes elsewhere
-	wakeAt    time.Time // a durable sleep: the run resumes then
+	final     bool           // no attempt follows the failure
+	cancelled bool           // cancelled by request
+	stopped   bool           // this worker is stopping: the run resumes elsewhere
+	wakeAt    time.Time      // a durable sleep or wait_event(): the run resumes then
+	wait      *store.NewWait // the wait_event() call it suspended at, if any
 	journal   *store.JournalRows
 	logs      []store.LogLine
 }
@@ -258,7 +275,7 @@ func (w *Worker) end(ctx context.Context, run store.Run, o *outcome) error {
 	}
 	switch {
 	case !o.wakeAt.IsZero():
-		e.State, e.WakeAt = store.StateWaiting, o.wakeAt
+		e.State, e.WakeAt, e.Wait = store.StateWaiting, o.wakeAt, o.wait
 	case o.cancelled:
 		e.State = store.StateCancelled
 	case o.stopped:
