@@ -17,8 +17,10 @@ CREATE TABLE powny.events (
 CREATE UNIQUE INDEX events_dedup_key ON powny.events (dedup_key) WHERE dedup_key IS NOT NULL;
 CREATE INDEX events_received_at ON powny.events (received_at);
 
--- No foreign key, for the reason invocations have none to functions.
+-- No foreign key, for the reason invocations have none to functions. The
+-- column never changes once set, so its index keeps the updates of a run HOT.
 ALTER TABLE powny.invocations ADD COLUMN event_id bigint;
+CREATE INDEX invocations_event ON powny.invocations (event_id) WHERE event_id IS NOT NULL;
 
 -- Bumped by every deploy and rollback, in its transaction: API processes
 -- keep the trigger filters of all functions in memory and reload them when
@@ -49,6 +51,7 @@ CREATE TABLE powny.waits (
 );
 CREATE INDEX waits_anchors ON powny.waits USING gin (anchors) WHERE state = 'waiting';
 CREATE INDEX waits_unanchored ON powny.waits (invocation_id) WHERE state = 'waiting' AND anchors = '{}';
+CREATE INDEX waits_event ON powny.waits (event_id) WHERE event_id IS NOT NULL;
 
 -- Invocations an event woke while their worker was still ending the attempt
 -- that registered the wait (River had not yet snoozed the job): the

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/powny/powny/platform/events"
+	"github.com/powny/powny/platform/store"
 )
 
 // Limits of POST /v1/events.
@@ -108,4 +109,37 @@ func decodeEvent(raw json.RawMessage, i int, batch bool, header string) (events.
 		return events.Event{}, p
 	}
 	return e, nil
+}
+
+func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) error {
+	before, limit, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	evs, err := s.store.ListEvents(r.Context(), before, limit)
+	if err != nil {
+		return err
+	}
+	writePage(w, "events", evs, limit, func(e store.Event) int64 { return e.ID })
+	return nil
+}
+
+// eventDetail is an event with the invocations it started and woke.
+type eventDetail struct {
+	store.Event
+	StartedList []store.Started `json:"started_invocations"`
+	WokeList    []store.Started `json:"woke_invocations"`
+}
+
+func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	e, started, woke, err := s.store.GetEvent(r.Context(), id)
+	if err != nil {
+		return notFound(err, "event %d", id)
+	}
+	writeJSON(w, http.StatusOK, eventDetail{Event: e, StartedList: nonNil(started), WokeList: nonNil(woke)})
+	return nil
 }

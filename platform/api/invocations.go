@@ -179,30 +179,44 @@ func (s *Server) listInvocations(w http.ResponseWriter, r *http.Request) error {
 		p.Field = "state"
 		return p
 	}
-	before, err := queryInt(r, "before")
-	if err != nil {
+	var err error
+	if f.BeforeID, f.Limit, err = pageParams(r); err != nil {
 		return err
 	}
-	limit, err := queryInt(r, "limit")
-	if err != nil {
-		return err
-	}
-	if limit > 1000 {
-		p := problem(http.StatusBadRequest, "bad-request", fmt.Sprintf("query parameter limit=%d exceeds 1000", limit))
-		p.Field, p.Limit = "limit", 1000
-		return p
-	}
-	f.BeforeID, f.Limit = before, int(cmp.Or(limit, 50))
 	invs, err := s.store.ListInvocations(r.Context(), f)
 	if err != nil {
 		return err
 	}
-	answer := map[string]any{"invocations": nonNil(invs)}
-	if n := len(invs); n > 0 && n == f.Limit {
-		answer["next_before"] = invs[n-1].ID // there may be more
+	writePage(w, "invocations", invs, f.Limit, func(inv store.Invocation) int64 { return inv.ID })
+	return nil
+}
+
+// pageParams reads the keyset pagination of a list: ?before=ID (only ids
+// below it) and ?limit=N (default 50, at most 1,000).
+func pageParams(r *http.Request) (before int64, limit int, err error) {
+	if before, err = queryInt(r, "before"); err != nil {
+		return 0, 0, err
+	}
+	n, err := queryInt(r, "limit")
+	if err != nil {
+		return 0, 0, err
+	}
+	if n > 1000 {
+		p := problem(http.StatusBadRequest, "bad-request", fmt.Sprintf("query parameter limit=%d exceeds 1000", n))
+		p.Field, p.Limit = "limit", 1000
+		return 0, 0, p
+	}
+	return before, int(cmp.Or(n, 50)), nil
+}
+
+// writePage answers a page of a list, newest first, under key: with
+// "next_before" when it is full, as there may be more.
+func writePage[T any](w http.ResponseWriter, key string, items []T, limit int, id func(T) int64) {
+	answer := map[string]any{key: nonNil(items)}
+	if n := len(items); n > 0 && n == limit {
+		answer["next_before"] = id(items[n-1])
 	}
 	writeJSON(w, http.StatusOK, answer)
-	return nil
 }
 
 func (s *Server) cancelInvocation(w http.ResponseWriter, r *http.Request) error {

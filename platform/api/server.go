@@ -82,6 +82,8 @@ func (s *Server) routes() {
 	auth("GET /v1/invocations/{id}/logs", s.invocationLogs)
 	auth("GET /v1/invocations/{id}/journal", s.invocationJournal)
 	auth("POST /v1/events", s.postEvents)
+	auth("GET /v1/events", s.listEvents)
+	auth("GET /v1/events/{id}", s.getEvent)
 	auth("GET /v1/system", s.system)
 	// The operator's settings: settings.go.
 	auth("PUT /v1/env/{name...}", s.putSetting(store.SettingEnv))

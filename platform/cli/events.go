@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -16,10 +17,13 @@ import (
 
 func newEventsCommand(out io.Writer, ce clientEnv) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "events",
-		Short: "Send events",
+		Use:     "events",
+		Aliases: []string{"event"},
+		Short:   "Send events, list them and show what each started and woke",
+		Args:    cobra.NoArgs,
 	}
-	cmd.AddCommand(newEventsSendCommand(out, ce))
+	co := newClientOpts(cmd, ce)
+	cmd.AddCommand(newEventsSendCommand(out, co), newEventsLsCommand(out, co), newEventsShowCommand(out, co))
 	return cmd
 }
 
@@ -54,7 +58,7 @@ func (o *eventsSendOpts) batch() bool {
 	return bytes.HasPrefix(bytes.TrimSpace(o.Events), []byte("["))
 }
 
-func newEventsSendCommand(out io.Writer, ce clientEnv) *cobra.Command {
+func newEventsSendCommand(out io.Writer, co *clientOpts) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "send EVENT",
 		Short: "Send one event, or a batch, and print what each started and woke",
@@ -70,7 +74,7 @@ With --json it prints the API's answer.`,
   powny events send - < events.json`,
 		Args: cobra.ExactArgs(1),
 	}
-	opts := &eventsSendOpts{clientOpts: newClientOpts(cmd, ce)}
+	opts := &eventsSendOpts{clientOpts: co}
 	cmd.Flags().StringVar(&opts.DedupKey, "dedup-key", "", "key that makes a repeated send of this event a no-op")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		opts.Events = []byte(args[0])
@@ -142,4 +146,148 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// eventsLsOpts are the options of `powny events ls`.
+type eventsLsOpts struct {
+	*clientOpts
+
+	// Limit is the page size. Default 0: the API's.
+	Limit int
+	// Before lists events older than this id. Default 0: the newest.
+	Before int64
+}
+
+// Validate checks the options.
+func (o *eventsLsOpts) Validate() error {
+	if err := o.clientOpts.Validate(); err != nil {
+		return err
+	}
+	if o.Limit < 0 || o.Limit > maxListLimit {
+		return fmt.Errorf("--limit: %d is not between 0 and %d", o.Limit, maxListLimit)
+	}
+	if o.Before < 0 {
+		return errors.New("--before: an event id is a positive number")
+	}
+	return nil
+}
+
+func newEventsLsCommand(out io.Writer, co *clientOpts) *cobra.Command {
+	opts := &eventsLsOpts{clientOpts: co}
+	cmd := &cobra.Command{
+		Use:     "ls",
+		Aliases: []string{"list"},
+		Short:   "List events, newest first",
+		Long: `List events, newest first: ID RECEIVED STARTED WOKE DEDUP KEY BODY. When there
+may be more, the last line gives the --before that lists the next page. With
+--json it prints {"events": [...], "next_before": ID}.`,
+		Args: cobra.NoArgs,
+	}
+	cmd.Flags().IntVar(&opts.Limit, "limit", 0, "page size (default: the API's)")
+	cmd.Flags().Int64Var(&opts.Before, "before", 0, "only events with a lower id (the next page)")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return runWith(cmd, opts, func(ctx context.Context) error { return opts.run(ctx, out) })
+	}
+	return cmd
+}
+
+// maxBodyCell is how much of an event's body a table shows.
+const maxBodyCell = 60
+
+func (o *eventsLsOpts) run(ctx context.Context, out io.Writer) error {
+	c, err := o.client()
+	if err != nil {
+		return err
+	}
+	evs, next, err := c.ListEvents(ctx, o.Before, o.Limit)
+	if err != nil {
+		return describe(err)
+	}
+	if o.JSON {
+		page := struct {
+			Events     []client.Event `json:"events"`
+			NextBefore int64          `json:"next_before,omitempty"`
+		}{evs, next}
+		if page.Events == nil {
+			page.Events = []client.Event{}
+		}
+		return writeJSON(out, page)
+	}
+	t := newTable(out)
+	writeRow(t, "ID", "RECEIVED", "STARTED", "WOKE", "DEDUP KEY", "BODY")
+	for _, e := range evs {
+		body := string(e.Body)
+		if r := []rune(body); len(r) > maxBodyCell {
+			body = string(r[:maxBodyCell]) + "…"
+		}
+		writeRow(t, strconv.FormatInt(e.ID, 10), formatTime(e.ReceivedAt, o.env.location),
+			strconv.Itoa(e.Started), strconv.Itoa(e.Woke), orDash(e.DedupKey), body)
+	}
+	if err := flush(t); err != nil {
+		return err
+	}
+	if next != 0 {
+		return writef(out, "more: powny events ls --before %d\n", next)
+	}
+	return nil
+}
+
+// eventShowOpts are the options of `powny events show`.
+type eventShowOpts struct {
+	*clientOpts
+
+	// ID is the event.
+	ID int64
+}
+
+// Validate checks the options.
+func (o *eventShowOpts) Validate() error {
+	if err := o.clientOpts.Validate(); err != nil {
+		return err
+	}
+	if o.ID <= 0 {
+		return errors.New("an event id is a positive integer")
+	}
+	return nil
+}
+
+func newEventsShowCommand(out io.Writer, co *clientOpts) *cobra.Command {
+	opts := &eventShowOpts{clientOpts: co}
+	return &cobra.Command{
+		Use:   "show ID",
+		Short: "Show an event: its body, and the invocations it started and woke",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil || id <= 0 {
+				return fmt.Errorf("invalid event id %q: want a positive integer", args[0])
+			}
+			opts.ID = id
+			return runWith(cmd, opts, func(ctx context.Context) error { return opts.run(ctx, out) })
+		},
+	}
+}
+
+func (o *eventShowOpts) run(ctx context.Context, out io.Writer) error {
+	c, err := o.client()
+	if err != nil {
+		return err
+	}
+	e, err := c.GetEvent(ctx, o.ID)
+	if err != nil {
+		return describe(err)
+	}
+	if o.JSON {
+		return writeJSON(out, e)
+	}
+	t := newTable(out)
+	writeRow(t, "ID:", strconv.FormatInt(e.ID, 10))
+	writeRow(t, "Received:", formatTime(e.ReceivedAt, o.env.location))
+	writeRow(t, "Dedup key:", orDash(e.DedupKey))
+	writeRow(t, "Started:", invocationList(e.StartedInvocations))
+	writeRow(t, "Woke:", invocationList(e.WokeInvocations))
+	if err := flush(t); err != nil {
+		return err
+	}
+	return writef(out, "Body:\n  %s\n", prettyJSON(e.Body, "  "))
 }

@@ -48,3 +48,46 @@ func TestEventsSend(t *testing.T) {
 		require.Empty(t, b.sent(), "nothing was sent")
 	})
 }
+
+func TestEventsLsAndShow(t *testing.T) {
+	t.Parallel()
+	page := `{"events": [
+		{"id": 13, "body": {"host": "db-3", "status": "OK"}, "started": 0, "woke": 1, "received_at": "2025-01-02T03:04:06Z"},
+		{"id": 12, "dedup_key": "alert-1", "body": {"host": "db-3", "status": "CRIT", "dedup_key": "alert-1", "text": "a very long description of the problem"}, "started": 2, "woke": 0, "received_at": "2025-01-02T03:04:05Z"}],
+		"next_before": 12}`
+	one := `{"id": 13, "body": {"host": "db-3", "status": "OK"}, "started": 0, "woke": 1, "received_at": "2025-01-02T03:04:06Z",
+		"started_invocations": [], "woke_invocations": [{"function": "disk", "invocation": 42}]}`
+	routes := map[string]http.HandlerFunc{
+		"GET /v1/events":    answerJSON(http.StatusOK, page),
+		"GET /v1/events/13": answerJSON(http.StatusOK, one),
+	}
+	b := setupCLI(t, routes)
+
+	res := b.run(t, "", "events", "ls", "--limit", "2")
+	require.NoError(t, res.err)
+	require.Equal(t, ""+
+		"ID  RECEIVED              STARTED  WOKE  DEDUP KEY  BODY\n"+
+		"13  2025-01-02T03:04:06Z  0        1     -          {\"host\": \"db-3\", \"status\": \"OK\"}\n"+
+		"12  2025-01-02T03:04:05Z  2        0     alert-1    {\"host\": \"db-3\", \"status\": \"CRIT\", \"dedup_key\": \"alert-1\", \"…\n"+
+		"more: powny events ls --before 12\n", res.stdout)
+	require.Equal(t, "limit=2", b.last(t).Query)
+
+	res = b.run(t, "", "events", "show", "13")
+	require.NoError(t, res.err)
+	require.Equal(t, ""+
+		"ID:         13\n"+
+		"Received:   2025-01-02T03:04:06Z\n"+
+		"Dedup key:  -\n"+
+		"Started:    -\n"+
+		"Woke:       disk:42\n"+
+		"Body:\n"+
+		"  {\n"+
+		"    \"host\": \"db-3\",\n"+
+		"    \"status\": \"OK\"\n"+
+		"  }\n", res.stdout)
+
+	res = b.run(t, "", "events", "show", "x")
+	require.ErrorContains(t, res.err, `invalid event id "x"`)
+	res = b.run(t, "", "events", "ls", "--limit", "5000")
+	require.ErrorContains(t, res.err, "--limit: 5000 is not between 0 and 1000")
+}

@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
+	"strconv"
+	"time"
 )
 
 // AcceptedEvent says what sending an event did.
@@ -59,4 +62,45 @@ func (c *Client) SendEvent(ctx context.Context, event json.RawMessage, dedupKey 
 		return AcceptedEvent{}, err
 	}
 	return out, nil
+}
+
+// Event is a stored event.
+type Event struct {
+	ID         int64           `json:"id"`
+	DedupKey   string          `json:"dedup_key,omitempty"`
+	Body       json.RawMessage `json:"body"`
+	Started    int             `json:"started"` // how many invocations it started
+	Woke       int             `json:"woke"`    // how many waiting invocations it woke
+	ReceivedAt time.Time       `json:"received_at"`
+	// StartedInvocations and WokeInvocations come with GetEvent only.
+	StartedInvocations []EventInvocation `json:"started_invocations,omitempty"`
+	WokeInvocations    []EventInvocation `json:"woke_invocations,omitempty"`
+}
+
+// ListEvents returns a page of events, newest first: below the id before
+// (0: the newest), at most limit (0: the API's default). nextBefore is not
+// 0 when there may be more.
+func (c *Client) ListEvents(ctx context.Context, before int64, limit int) (events []Event, nextBefore int64, err error) {
+	q := url.Values{}
+	if before != 0 {
+		q.Set("before", strconv.FormatInt(before, 10))
+	}
+	if limit != 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var page struct {
+		Events     []Event `json:"events"`
+		NextBefore int64   `json:"next_before"`
+	}
+	if _, err := c.do(ctx, request{method: http.MethodGet, path: "/v1/events", query: q}, &page); err != nil {
+		return nil, 0, err
+	}
+	return page.Events, page.NextBefore, nil
+}
+
+// GetEvent returns an event with the invocations it started and woke.
+func (c *Client) GetEvent(ctx context.Context, id int64) (Event, error) {
+	var e Event
+	_, err := c.do(ctx, request{method: http.MethodGet, path: "/v1/events/" + strconv.FormatInt(id, 10)}, &e)
+	return e, err
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -401,4 +402,65 @@ func (s *Store) ListWaits(ctx context.Context, invocation int64) ([]WaitInfo, er
 		return nil, fmt.Errorf("list waits: %w", err)
 	}
 	return waits, nil
+}
+
+// Event is a stored event.
+type Event struct {
+	ID         int64           `json:"id"`
+	DedupKey   string          `json:"dedup_key,omitempty"`
+	Body       json.RawMessage `json:"body"`
+	Started    int             `json:"started"` // how many invocations it started
+	Woke       int             `json:"woke"`    // how many waiting invocations it woke
+	ReceivedAt time.Time       `json:"received_at"`
+}
+
+const eventSelect = `SELECT id, COALESCE(dedup_key, ''), body, started, woke, received_at FROM powny.events`
+
+// ListEvents lists events, newest first: at most limit (default 50, at most
+// 1,000), with ids below before when it is not 0.
+func (s *Store) ListEvents(ctx context.Context, before int64, limit int) ([]Event, error) {
+	limit = min(cmp.Or(limit, 50), 1000)
+	rows, err := s.pool.Query(ctx, eventSelect+` WHERE $1 = 0 OR id < $1 ORDER BY id DESC LIMIT $2`, before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	events, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Event])
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	return events, nil
+}
+
+// GetEvent returns an event with the invocations it started and those it
+// woke.
+func (s *Store) GetEvent(ctx context.Context, id int64) (e Event, started, woke []Started, err error) {
+	rows, err := s.pool.Query(ctx, eventSelect+` WHERE id = $1`, id)
+	if err != nil {
+		return e, nil, nil, fmt.Errorf("get event: %w", err)
+	}
+	if e, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[Event]); err != nil {
+		return e, nil, nil, interpretError(err)
+	}
+	if started, err = s.eventInvocations(ctx, `
+		SELECT f.name, i.id FROM powny.invocations i JOIN powny.functions f ON f.id = i.function_id
+		WHERE i.event_id = $1 ORDER BY i.id`, id); err != nil {
+		return e, nil, nil, err
+	}
+	woke, err = s.eventInvocations(ctx, `
+		SELECT f.name, i.id FROM powny.waits w JOIN powny.invocations i ON i.id = w.invocation_id
+		JOIN powny.functions f ON f.id = i.function_id
+		WHERE w.event_id = $1 ORDER BY i.id`, id)
+	return e, started, woke, err
+}
+
+func (s *Store) eventInvocations(ctx context.Context, query string, id int64) ([]Started, error) {
+	rows, err := s.pool.Query(ctx, query, id)
+	if err != nil {
+		return nil, fmt.Errorf("get event: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Started])
+	if err != nil {
+		return nil, fmt.Errorf("get event: %w", err)
+	}
+	return list, nil
 }
