@@ -33,13 +33,44 @@ func main(input) {
 
 const echo = `func main(input) { return input }`
 
+// onEvent is started by the events the test sends across the restart.
+const onEvent = `config := {"on": [{"kind": "across-restart"}]}
+func main(e) { return e.k }`
+
+// sendEvents sends n events, each with its own dedup key, one after the
+// other, retrying each until the API accepts it (or reports it a
+// duplicate: its first send committed but the answer was lost).
+func sendEvents(t *testing.T, api *crashtest.API, n int) (retries int) {
+	t.Helper()
+	for i := range n {
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			_, err := api.SendEvents(t.Context(), map[string]any{"kind": "across-restart", "k": i, "dedup_key": fmt.Sprintf("e%03d", i)})
+			if err == nil {
+				break
+			}
+			retries++
+			if time.Now().After(deadline) {
+				t.Errorf("event %d not accepted in 60s: %v", i, err)
+				return retries
+			}
+			time.Sleep(50 * time.Millisecond) // the server is restarting: nothing to await
+		}
+		time.Sleep(10 * time.Millisecond) // spread the events over the restart
+	}
+	return retries
+}
+
 // TestPostgresRestart restarts the PostgreSQL server while 200 invocations
 // run on two workers: every session of every process ends, checkpoints and
 // the records of attempts' ends fail until the server is back. All 200 must
 // then succeed, with whole journals, and each effect performed once, except
 // that an invocation whose run was interrupted may repeat the effect that
 // run performed after its last checkpoint (never more often than it had
-// attempts). The API must answer ?wait= calls again at once.
+// attempts). Events sent across the restart, each retried until accepted,
+// must be stored once and start one invocation each (a retry of a send whose
+// commit got through is a duplicate). The API must answer ?wait= calls
+// again at once.
 func TestPostgresRestart(t *testing.T) {
 	t.Parallel() // alone in its binary: the restart ends every session on the server
 	const n = 200
@@ -55,6 +86,7 @@ func TestPostgresRestart(t *testing.T) {
 	api := c.API()
 	require.NoError(t, api.Deploy(ctx, "three", threeCheckpoints))
 	require.NoError(t, api.Deploy(ctx, "echo", echo))
+	require.NoError(t, api.Deploy(ctx, "on-event", onEvent))
 
 	// 200 invocations, from 8 clients at once.
 	keys := make([]string, n)
@@ -81,6 +113,11 @@ func TestPostgresRestart(t *testing.T) {
 	require.True(t, sink.Wait(60*time.Second, func(calls []crashtest.SinkCall) bool { return len(calls) >= n }),
 		"only %d effects", len(sink.Calls()))
 	before := len(sink.Calls())
+	// Events keep coming through the restart, each retried until accepted.
+	const events = 150
+	eventRetries := make(chan int, 1)
+	go func() { eventRetries <- sendEvents(t, api, events) }()
+	time.Sleep(300 * time.Millisecond) // some events before the restart
 	began := time.Now()
 	require.NoError(t, server.Restart(ctx))
 	restarted := time.Now()
@@ -160,6 +197,23 @@ func TestPostgresRestart(t *testing.T) {
 		}
 		return len(states) == 0, strings.Join(states, ", ")
 	})
+
+	// Every event sent across the restart is stored once and started one
+	// invocation, whatever became of the sends that failed.
+	t.Logf("events across the restart: %d sends failed and were retried", <-eventRetries)
+	crashtest.WaitAllFinished(ctx, t, pool, "on-event", events, 30*time.Second)
+	var stored, distinct, invocations, wrong int
+	require.NoError(t, pool.QueryRow(ctx, `
+		SELECT (SELECT count(*) FROM powny_events WHERE body->>'kind' = 'across-restart'),
+		       (SELECT count(DISTINCT dedup_key) FROM powny_events WHERE body->>'kind' = 'across-restart'),
+		       (SELECT count(*) FROM powny_invocations WHERE function = 'on-event'),
+		       (SELECT count(*) FROM powny_invocations i JOIN powny_events e ON e.id = i.event_id
+		        WHERE i.function = 'on-event' AND (i.state <> 'succeeded' OR i.result <> e.body->'k'))`).
+		Scan(&stored, &distinct, &invocations, &wrong))
+	require.Equal(t, events, stored, "each event stored once")
+	require.Equal(t, events, distinct)
+	require.Equal(t, events, invocations, "each event started one invocation")
+	require.Zero(t, wrong, "each invocation ran its own event")
 
 	// The API's listener is back: ?wait= answers as soon as the run ends.
 	began = time.Now()
