@@ -169,6 +169,7 @@ Try, in another terminal:
   export POWNY_URL=%[1]s POWNY_TOKEN=%[2]s
   go run ./cmd/powny invoke hello '{"name": "Ada"}'
   go run ./cmd/powny jobs ls
+  go run ./cmd/powny events send '{"host": "db-3", "service": "disk", "status": "CRIT"}'
   curl -s -X POST -H "Authorization: Bearer %[2]s" '%[1]s/v1/functions/hello/invoke?wait=30s' -d '{"name": "Ada"}'
   psql '%[4]s' -c 'SELECT id, function, state, run_time FROM powny_invocations ORDER BY id DESC LIMIT 10'
 
