@@ -29,8 +29,9 @@ lint: vet ## golangci-lint with the project's configuration (tools/go.mod pins i
 	$(GO) tool -modfile=tools/go.mod golangci-lint run ./...
 
 .PHONY: bench
-bench: ## Benchmarks with the figures named in the issues (invoke latency, throughput vs plain River)
+bench: ## Benchmarks with the figures named in the issues (invoke latency, throughput vs plain River, events, matching)
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./platform/match/
 
 .PHONY: clean
 clean: ## Remove build output

@@ -25,12 +25,18 @@ func (s *Store) DeleteFinishedBefore(ctx context.Context, cutoff time.Time, limi
 }
 
 // DeleteEventsBefore deletes up to limit events received before cutoff, and
-// returns how many it deleted. (Waits that an event ended keep its id.)
+// returns how many it deleted. An event delivered to a wait of an unfinished
+// invocation is kept: a run that resumes before the event is in its journal
+// reads it from there. (Waits of finished invocations keep the id.)
 func (s *Store) DeleteEventsBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
 	tag, err := s.pool.Exec(ctx, `
 		DELETE FROM powny.events WHERE id IN (
-			SELECT id FROM powny.events WHERE received_at < $1 ORDER BY received_at LIMIT $2
-			FOR UPDATE SKIP LOCKED)`, cutoff, limit)
+			SELECT e.id FROM powny.events e WHERE e.received_at < $1
+			  AND NOT EXISTS (
+				SELECT 1 FROM powny.waits w JOIN powny.invocations i ON i.id = w.invocation_id
+				WHERE w.event_id = e.id AND i.finished_at IS NULL)
+			ORDER BY e.received_at LIMIT $2
+			FOR UPDATE OF e SKIP LOCKED)`, cutoff, limit)
 	if err != nil {
 		return 0, fmt.Errorf("delete old events: %w", err)
 	}

@@ -16,23 +16,23 @@ import (
 	"github.com/powny/powny/platform/testdb"
 )
 
-// scheduleBundle is a fresh database and a store on it.
-type scheduleBundle struct {
+// storeBundle is a fresh database and a store on it.
+type storeBundle struct {
 	t     *testing.T
 	pool  *pgxpool.Pool
 	store *store.Store
 	n     int // versions deployed, to make each source new
 }
 
-func setupSchedules(t *testing.T) *scheduleBundle {
+func setupStore(t *testing.T) *storeBundle {
 	t.Helper()
 	pool, _ := testdb.New(t)
-	return &scheduleBundle{t: t, pool: pool, store: store.New(pool)}
+	return &storeBundle{t: t, pool: pool, store: store.New(pool)}
 }
 
 // deploy deploys a version of function whose config has spec as its
 // schedule ("" for none). The store does not look at the code.
-func (b *scheduleBundle) deploy(function, spec string) store.Version {
+func (b *storeBundle) deploy(function, spec string) store.Version {
 	b.t.Helper()
 	config := map[string]any{"timeout": "1m0s", "retries": 0}
 	if spec != "" {
@@ -60,7 +60,7 @@ type scheduleRow struct {
 }
 
 // row returns function's schedule, or nil when it has none.
-func (b *scheduleBundle) row(function string) *scheduleRow {
+func (b *storeBundle) row(function string) *scheduleRow {
 	b.t.Helper()
 	rows, err := b.pool.Query(b.t.Context(),
 		`SELECT spec, next_at, last_at, last_invocation_id FROM powny_schedules WHERE function = $1`, function)
@@ -76,7 +76,7 @@ func (b *scheduleBundle) row(function string) *scheduleRow {
 }
 
 // setNext moves function's next tick.
-func (b *scheduleBundle) setNext(function string, next time.Time) {
+func (b *storeBundle) setNext(function string, next time.Time) {
 	b.t.Helper()
 	tag, err := b.pool.Exec(b.t.Context(), `
 		UPDATE powny.schedules SET next_at = $2
@@ -86,7 +86,7 @@ func (b *scheduleBundle) setNext(function string, next time.Time) {
 }
 
 // dbNow is the database's clock.
-func (b *scheduleBundle) dbNow() time.Time {
+func (b *storeBundle) dbNow() time.Time {
 	b.t.Helper()
 	var now time.Time
 	require.NoError(b.t, b.pool.QueryRow(b.t.Context(), `SELECT now()`).Scan(&now))
@@ -95,7 +95,7 @@ func (b *scheduleBundle) dbNow() time.Time {
 
 // scheduled returns the ticks (input.tick) of function's invocations
 // started by its schedule, in order of id, and checks the rest of each.
-func (b *scheduleBundle) scheduled(function, spec string) []string {
+func (b *storeBundle) scheduled(function, spec string) []string {
 	b.t.Helper()
 	rows, err := b.pool.Query(b.t.Context(), `
 		SELECT input->>'schedule', input->>'tick', idempotency_key, state, trigger
@@ -123,7 +123,7 @@ func firstTickAfter(t time.Time) time.Time {
 
 func TestScheduleFollowsDeploys(t *testing.T) {
 	t.Parallel()
-	b := setupSchedules(t)
+	b := setupStore(t)
 
 	before := b.dbNow()
 	b.deploy("tick", "*/5 * * * *")
@@ -173,7 +173,7 @@ func TestFireSchedules(t *testing.T) {
 
 	t.Run("FiresADueTickOnce", func(t *testing.T) {
 		t.Parallel()
-		b := setupSchedules(t)
+		b := setupStore(t)
 		b.deploy("tick", "* * * * * *")
 		now := b.dbNow()
 		// Not due yet.
@@ -217,7 +217,7 @@ func TestFireSchedules(t *testing.T) {
 
 	t.Run("ConcurrentCallsFireOnce", func(t *testing.T) {
 		t.Parallel()
-		b := setupSchedules(t)
+		b := setupStore(t)
 		const functions = 20
 		for i := range functions {
 			b.deploy("tick"+string(rune('a'+i)), "@hourly")
@@ -258,7 +258,7 @@ func TestFireSchedules(t *testing.T) {
 
 	t.Run("StaleTermFiresNothing", func(t *testing.T) {
 		t.Parallel()
-		b := setupSchedules(t)
+		b := setupStore(t)
 		b.deploy("tick", "* * * * * *")
 		b.setNext("tick", b.dbNow().Add(-time.Second))
 		old, err := b.store.BecomeLeader(t.Context(), "c1")
@@ -279,7 +279,7 @@ func TestFireSchedules(t *testing.T) {
 
 	t.Run("NoLeaderRowFiresNothingWithATerm", func(t *testing.T) {
 		t.Parallel()
-		b := setupSchedules(t)
+		b := setupStore(t)
 		b.deploy("tick", "* * * * * *")
 		b.setNext("tick", b.dbNow().Add(-time.Second))
 		fired, err := b.store.FireSchedules(t.Context(), 7, time.Time{})
@@ -289,7 +289,7 @@ func TestFireSchedules(t *testing.T) {
 
 	t.Run("MissedTicksFireOnceForTheLatest", func(t *testing.T) {
 		t.Parallel()
-		b := setupSchedules(t)
+		b := setupStore(t)
 		b.deploy("tick", "*/5 * * * *")
 		// The collector was away for a day and a bit.
 		due := time.Date(2025, 3, 1, 10, 5, 0, 0, time.UTC)
@@ -315,7 +315,7 @@ func TestFireSchedules(t *testing.T) {
 
 	t.Run("ATickFiredBeforeIsNotFiredAgain", func(t *testing.T) {
 		t.Parallel()
-		b := setupSchedules(t)
+		b := setupStore(t)
 		b.deploy("tick", "* * * * * *")
 		tick := firstTickAfter(b.dbNow())
 		b.setNext("tick", tick)
@@ -340,7 +340,7 @@ func TestFireSchedules(t *testing.T) {
 
 	t.Run("DeletedFunctionNeverFires", func(t *testing.T) {
 		t.Parallel()
-		b := setupSchedules(t)
+		b := setupStore(t)
 		b.deploy("tick", "* * * * * *")
 		b.setNext("tick", b.dbNow().Add(-time.Second))
 		b.deploy("tick", "")
