@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -77,23 +76,7 @@ func main(event) { return event.host }
 // is the intake, not the runs.
 func apiServer(b *testing.B, dsn string) string {
 	b.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan net.Addr, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- daemon.Run(ctx, daemon.Config{
-			DatabaseURL: dsn, Roles: daemon.Roles{API: true},
-			Listen: "127.0.0.1:0", Token: token, OnListen: func(a net.Addr) { addr <- a },
-		})
-	}()
-	b.Cleanup(func() { cancel(); require.NoError(b, <-done) })
-	select {
-	case a := <-addr:
-		return "http://" + a.String()
-	case err := <-done:
-		b.Fatalf("server: %v", err)
-		return ""
-	}
+	return startDaemon(b, daemon.Config{DatabaseURL: dsn, Roles: daemon.Roles{API: true}})
 }
 
 // riverInsertMany inserts n no-op jobs with River's InsertMany, 1,000 per

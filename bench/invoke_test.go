@@ -39,25 +39,31 @@ const (
 	maxWorkers    = 100
 )
 
-// server starts Powny (api + worker) on pool's database and returns its URL.
+// server starts Powny (api + worker) on pool's database, deploys trivial,
+// and returns its URL.
 func server(b *testing.B, dsn string) string {
+	b.Helper()
+	url := startDaemon(b, daemon.Config{
+		DatabaseURL: dsn, Roles: daemon.Roles{API: true, Worker: true},
+		FetchCooldown: fetchCooldown, FetchPollInterval: fetchPoll, MaxWorkers: maxWorkers,
+	})
+	post(b, http.MethodPut, url+"/v1/functions/trivial", trivial, http.StatusCreated)
+	return url
+}
+
+// startDaemon runs Powny with cfg, listening on a free port with the
+// benchmarks' token, until the benchmark ends, and returns its URL.
+func startDaemon(b *testing.B, cfg daemon.Config) string {
 	b.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan net.Addr, 1)
 	done := make(chan error, 1)
-	go func() {
-		done <- daemon.Run(ctx, daemon.Config{
-			DatabaseURL: dsn, Roles: daemon.Roles{API: true, Worker: true},
-			Listen: "127.0.0.1:0", Token: token, OnListen: func(a net.Addr) { addr <- a },
-			FetchCooldown: fetchCooldown, FetchPollInterval: fetchPoll, MaxWorkers: maxWorkers,
-		})
-	}()
+	cfg.Listen, cfg.Token, cfg.OnListen = "127.0.0.1:0", token, func(a net.Addr) { addr <- a }
+	go func() { done <- daemon.Run(ctx, cfg) }()
 	b.Cleanup(func() { cancel(); require.NoError(b, <-done) })
 	select {
 	case a := <-addr:
-		url := "http://" + a.String()
-		post(b, http.MethodPut, url+"/v1/functions/trivial", trivial, http.StatusCreated)
-		return url
+		return "http://" + a.String()
 	case err := <-done:
 		b.Fatalf("server: %v", err)
 		return ""

@@ -276,13 +276,21 @@ func (c *Cluster) API() *API {
 // StartAPI starts `powny api` on a free port and waits until it answers.
 func (c *Cluster) StartAPI() *Process {
 	c.t.Helper()
-	addr := freeAddr(c.t)
-	p := c.start("api", "", []string{"api"}, "POWNY_LISTEN="+addr, "POWNY_TOKEN="+c.Token)
-	c.waitStarted(p, "api listening")
+	p, api := c.startListening("api", "", []string{"api"})
 	c.mu.Lock()
-	c.api = &API{c: client.New("http://"+addr, c.Token, c.http)}
+	c.api = api
 	c.mu.Unlock()
 	return p
+}
+
+// startListening starts a process that serves the API on a free port,
+// waits until it answers, and returns it with a client of its API.
+func (c *Cluster) startListening(name, workerID string, args []string, extra ...string) (*Process, *API) {
+	c.t.Helper()
+	addr := freeAddr(c.t)
+	p := c.start(name, workerID, args, append(extra, "POWNY_LISTEN="+addr, "POWNY_TOKEN="+c.Token)...)
+	c.waitStarted(p, "api listening")
+	return p, &API{c: client.New("http://"+addr, c.Token, c.http)}
 }
 
 // StartWorker starts `powny worker` with POWNY_WORKER_ID id and waits until

@@ -8,8 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/powny/powny/platform/client"
 )
 
 // Ticker is a function that runs every second on its schedule and returns
@@ -28,11 +26,7 @@ func main(event) {
 // first server's when no API process was started.)
 func (c *Cluster) StartServer(id string) (*Process, *API) {
 	c.t.Helper()
-	addr := freeAddr(c.t)
-	p := c.start("server "+id, id, []string{"server"},
-		"POWNY_WORKER_ID="+id, "POWNY_LISTEN="+addr, "POWNY_TOKEN="+c.Token)
-	c.waitStarted(p, "api listening")
-	api := &API{c: client.New("http://"+addr, c.Token, c.http)}
+	p, api := c.startListening("server "+id, id, []string{"server"}, "POWNY_WORKER_ID="+id)
 	c.mu.Lock()
 	if c.api == nil {
 		c.api = api

@@ -7,12 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"strconv"
 	"unicode/utf8"
-)
 
-var namePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`) //nolint:gochecknoglobals // compiled once
+	"github.com/powny/powny/platform/fnrun"
+)
 
 // functionName validates the {name} path value.
 func functionName(r *http.Request) (string, error) {
@@ -25,7 +24,7 @@ func functionName(r *http.Request) (string, error) {
 		why = "has non-ASCII characters"
 	case len(name) > 128:
 		why = fmt.Sprintf("is %d bytes long (limit 128)", len(name))
-	case !namePattern.MatchString(name):
+	case !fnrun.ValidFunctionName(name):
 		why = "may contain only letters, digits, '-' and '_' (no slashes, dots or spaces)"
 	default:
 		return name, nil

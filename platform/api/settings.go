@@ -22,7 +22,7 @@ const maxSettingValue = 64 << 10
 const maxSettingBody = 6*maxSettingValue + 4<<10
 
 // settingNameRule is the rule of setting names, as problems state it.
-const settingNameRule = "a letter or '_', then letters, digits or '_', at most 128 characters (^[A-Za-z_][A-Za-z0-9_]{0,127}$)"
+const settingNameRule = fnrun.SettingNameRule + " (^[A-Za-z_][A-Za-z0-9_]{0,127}$)"
 
 // settingAnswer is an env setting or a secret as the API shows it; a
 // secret's value is never shown.

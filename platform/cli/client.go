@@ -33,9 +33,6 @@ const unauthorizedHint = " (set --token, " + envToken + " or the token file in t
 // tokenFile is the name of the file in the data dir that holds the API token.
 const tokenFile = "token"
 
-// functionNameRE is the function name rule of the API (docs/api.md).
-var functionNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`) //nolint:gochecknoglobals // a compiled constant
-
 // clientEnv is what the client commands take from the process; tests replace it.
 type clientEnv struct {
 	getenvFunc  func(string) string

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/powny/powny/platform/client"
+	"github.com/powny/powny/platform/fnrun"
 )
 
 // risorExt is the extension of function files.
@@ -44,7 +45,7 @@ func (o *deployOpts) Validate() error {
 		if len(o.Paths) != 1 {
 			return errors.New("--name needs exactly one file")
 		}
-		if !functionNameRE.MatchString(o.Name) {
+		if !fnrun.ValidFunctionName(o.Name) {
 			return fmt.Errorf("--name: invalid function name %q (letters, digits, _ and -, at most 128)", o.Name)
 		}
 	}
@@ -222,7 +223,7 @@ func (o *deployOpts) run(ctx context.Context, out, diag io.Writer) error {
 
 // deployOne deploys one file and fills r.
 func deployOne(ctx context.Context, c *client.Client, f deployFile, author string, r *deployResult) error {
-	if !functionNameRE.MatchString(f.name) {
+	if !fnrun.ValidFunctionName(f.name) {
 		return fmt.Errorf("invalid function name %q (letters, digits, _ and -, at most 128; use --name)", f.name)
 	}
 	source, err := os.ReadFile(f.path)

@@ -77,19 +77,11 @@ With --json it prints the API's answer.`,
 	opts := &eventsSendOpts{clientOpts: co}
 	cmd.Flags().StringVar(&opts.DedupKey, "dedup-key", "", "key that makes a repeated send of this event a no-op")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		opts.Events = []byte(args[0])
-		if args[0] == "-" {
-			in, err := io.ReadAll(cmd.InOrStdin())
-			if err != nil {
-				return fmt.Errorf("read events from stdin: %w", err)
-			}
-			opts.Events = in
-		}
-		if err := opts.Validate(); err != nil {
+		var err error
+		if opts.Events, err = argOrStdin(cmd, args[0], "events"); err != nil {
 			return err
 		}
-		cmd.SilenceUsage = true
-		return opts.run(cmd.Context(), out)
+		return runWith(cmd, opts, func(ctx context.Context) error { return opts.run(ctx, out) })
 	}
 	return cmd
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/powny/powny/platform/fnrun"
 )
 
 func newFunctionsCommand(out io.Writer, ce clientEnv) *cobra.Command {
@@ -40,7 +42,7 @@ func (o *functionNameOpts) Validate() error {
 	if err := o.clientOpts.Validate(); err != nil {
 		return err
 	}
-	if !functionNameRE.MatchString(o.Name) {
+	if !fnrun.ValidFunctionName(o.Name) {
 		return fmt.Errorf("invalid function name %q (letters, digits, _ and -, at most 128)", o.Name)
 	}
 	return nil

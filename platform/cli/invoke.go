@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/powny/powny/platform/client"
+	"github.com/powny/powny/platform/fnrun"
 )
 
 // Limits of the invoke API (docs/api.md).
@@ -43,7 +44,7 @@ func (o *invokeOpts) Validate() error {
 	if err := o.clientOpts.Validate(); err != nil {
 		return err
 	}
-	if !functionNameRE.MatchString(o.Name) {
+	if !fnrun.ValidFunctionName(o.Name) {
 		return fmt.Errorf("invalid function name %q (letters, digits, _ and -, at most 128)", o.Name)
 	}
 	if o.Wait < 0 || o.Wait > maxInvokeWait {
@@ -53,6 +54,19 @@ func (o *invokeOpts) Validate() error {
 		return fmt.Errorf("--idempotency-key: longer than %d characters", maxIdempotencyKey)
 	}
 	return checkJSON(o.Input)
+}
+
+// argOrStdin is arg, or what stdin holds when arg is "-"; what names it in
+// errors.
+func argOrStdin(cmd *cobra.Command, arg, what string) ([]byte, error) {
+	if arg != "-" {
+		return []byte(arg), nil
+	}
+	in, err := io.ReadAll(cmd.InOrStdin())
+	if err != nil {
+		return nil, fmt.Errorf("read %s from stdin: %w", what, err)
+	}
+	return in, nil
 }
 
 // checkJSON reports where data is not one JSON value.
@@ -95,16 +109,12 @@ With --json it prints the invocation object.`,
 		opts.Name = args[0]
 		opts.Input = []byte("null")
 		if len(args) == 2 {
-			opts.Input = []byte(args[1])
-			if args[1] == "-" {
-				in, err := io.ReadAll(cmd.InOrStdin())
-				if err != nil {
-					return fmt.Errorf("read input from stdin: %w", err)
-				}
+			in, err := argOrStdin(cmd, args[1], "input")
+			if err != nil {
+				return err
+			}
+			if args[1] != "-" || len(bytes.TrimSpace(in)) > 0 { // empty stdin is null
 				opts.Input = in
-				if len(bytes.TrimSpace(in)) == 0 {
-					opts.Input = []byte("null")
-				}
 			}
 		}
 		if err := opts.Validate(); err != nil {

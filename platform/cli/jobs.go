@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/powny/powny/platform/client"
+	"github.com/powny/powny/platform/fnrun"
 )
 
 // logPageSize is how many log lines `jobs logs` asks for at a time.
@@ -56,7 +57,7 @@ func (o *jobsLsOpts) Validate() error {
 	if err := o.clientOpts.Validate(); err != nil {
 		return err
 	}
-	if o.Function != "" && !functionNameRE.MatchString(o.Function) {
+	if o.Function != "" && !fnrun.ValidFunctionName(o.Function) {
 		return fmt.Errorf("--function: invalid function name %q", o.Function)
 	}
 	states := []string{client.StateQueued, client.StateRunning, client.StateSucceeded, client.StateFailed, client.StateCancelled}

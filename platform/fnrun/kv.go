@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"regexp"
 
 	"github.com/risor-io/risor/arg"
 	"github.com/risor-io/risor/object"
@@ -36,9 +35,6 @@ const (
 	MaxKVValue = 1 << 20
 )
 
-// kvNamespaceRE is the rule for namespaces: the rule for function names.
-var kvNamespaceRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`) //nolint:gochecknoglobals // compiled once
-
 // errNoKV is raised by the kv builtins when the run has no RunOptions.KV.
 var errNoKV = errors.New("kv is not available here")
 
@@ -67,7 +63,7 @@ func (r *Runner) kvNS(_ context.Context, args ...object.Object) object.Object {
 	if !ok {
 		return object.TypeErrorf("type error: kv.ns: namespace must be a string (%s given)", args[0].Type())
 	}
-	if !kvNamespaceRE.MatchString(name.Value()) {
+	if !ValidFunctionName(name.Value()) {
 		return object.Errorf("value error: kv.ns: invalid namespace %q (letters, digits, '_' and '-', 1 to 128 characters)", name.Value())
 	}
 	return newSandboxModule("kv", r.kvModule(name.Value()))

@@ -167,8 +167,12 @@ func (r *Runner) run(ctx context.Context, prog *Program, input []byte, opts RunO
 		suspend: r.cfg.SuspendAfter,
 		cancel:  cancel,
 		sites:   prog.sites,
+
+		kv:          opts.KV,
+		kvNamespace: opts.KVNamespace,
+		settings:    opts.Settings,
+		secrets:     opts.Secrets,
 	}
-	st.kv, st.kvNamespace, st.settings, st.secrets = opts.KV, opts.KVNamespace, opts.Settings, opts.Secrets
 	ctx = context.WithValue(ctx, runStateKey{}, st)
 
 	result, err := r.execute(ctx, st, prog, arg)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 
 	"github.com/risor-io/risor/arg"
 	"github.com/risor-io/risor/object"
@@ -20,26 +19,13 @@ type Settings interface {
 	Secret(ctx context.Context, name string) (value string, ok bool, err error)
 }
 
-// settingNameRE is the rule for env and secret names (the CHECK of
-// powny.settings.name).
-var settingNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`) //nolint:gochecknoglobals // compiled once
-
-// ValidSettingName reports whether name may name an env setting or a secret:
-// a letter or '_', then letters, digits or '_', at most 128 in all.
-func ValidSettingName(name string) bool {
-	return settingNameRE.MatchString(name)
-}
-
-// settingNameRule words the rule of ValidSettingName for error messages.
-const settingNameRule = "a letter or '_', then letters, digits or '_', at most 128 characters"
-
 func settingNameArg(builtin string, obj object.Object) (string, *object.Error) {
 	name, ok := obj.(*object.String)
 	if !ok {
 		return "", object.TypeErrorf("type error: %s: name must be a string (%s given)", builtin, obj.Type())
 	}
 	if !ValidSettingName(name.Value()) {
-		return "", object.Errorf("value error: %s: invalid name %q (%s)", builtin, name.Value(), settingNameRule)
+		return "", object.Errorf("value error: %s: invalid name %q (%s)", builtin, name.Value(), SettingNameRule)
 	}
 	return name.Value(), nil
 }

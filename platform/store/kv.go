@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 )
 
@@ -29,18 +30,13 @@ func (kv *KV) updatedBy() *int64 {
 
 // Get returns the value of key in namespace, or nil when it is absent.
 func (kv *KV) Get(ctx context.Context, namespace, key string) (json.RawMessage, error) {
-	rows, err := kv.store.pool.Query(ctx, `SELECT value FROM powny.kv WHERE namespace = $1 AND key = $2`, namespace, key)
-	if err != nil {
-		return nil, fmt.Errorf("kv get: %w", err)
-	}
-	defer rows.Close()
 	var value json.RawMessage
-	for rows.Next() {
-		if err := rows.Scan(&value); err != nil {
-			return nil, fmt.Errorf("kv get: %w", err)
-		}
-	}
-	if err := rows.Err(); err != nil {
+	err := kv.store.pool.QueryRow(ctx, `SELECT value FROM powny.kv WHERE namespace = $1 AND key = $2`, namespace, key).
+		Scan(&value)
+	switch err = interpretError(err); {
+	case errors.Is(err, ErrNotFound):
+		return nil, nil
+	case err != nil:
 		return nil, fmt.Errorf("kv get: %w", err)
 	}
 	return value, nil

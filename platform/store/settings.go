@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -71,21 +72,14 @@ func (s *Store) DeleteSetting(ctx context.Context, kind, name string) error {
 
 // SettingValue returns the value of a setting; ok is false when it is unset.
 func (s *Store) SettingValue(ctx context.Context, kind, name string) (value string, ok bool, err error) {
-	rows, err := s.pool.Query(ctx, `SELECT value FROM powny.settings WHERE kind = $1 AND name = $2`, kind, name)
-	if err != nil {
+	err = s.pool.QueryRow(ctx, `SELECT value FROM powny.settings WHERE kind = $1 AND name = $2`, kind, name).Scan(&value)
+	switch err = interpretError(err); {
+	case errors.Is(err, ErrNotFound):
+		return "", false, nil
+	case err != nil:
 		return "", false, fmt.Errorf("read %s setting: %w", kind, err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := rows.Scan(&value); err != nil {
-			return "", false, fmt.Errorf("read %s setting: %w", kind, err)
-		}
-		ok = true
-	}
-	if err := rows.Err(); err != nil {
-		return "", false, fmt.Errorf("read %s setting: %w", kind, err)
-	}
-	return value, ok, nil
+	return value, true, nil
 }
 
 // SettingsCache reads settings for the runs of one worker, each kept for a
